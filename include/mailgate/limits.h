@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * limits.h - every bound mailgate puts on outside input, with its reason.
+ * A reader that takes bytes from a file, a socket or a peer names one of
+ * these; nothing reads "until done".
+ */
+#ifndef MAILGATE_LIMITS_H
+#define MAILGATE_LIMITS_H
+
+/* Configuration files: a real one is a few KiB. */
+#define CONFIG_FILE_MAX (256 * 1024)
+#define CONFIG_LINE_MAX 4096
+/* A secret read through <key>_file or [tokens] key_file. */
+#define SECRET_FILE_MAX 4096
+
+/* RFC 5321: a path is at most 256 octets including the brackets. */
+#define ADDRESS_MAX	 254
+#define ADDRESS_LOCAL_MAX 64
+/* Token labels are typed by people: "Thunderbird laptop". */
+#define TOKEN_LABEL_MAX 100
+/* Revocation reasons and audit details typed by admins. */
+#define REASON_MAX 200
+/* Who did it: "cli:root", "web:alice@example.org", "oidc". */
+#define ACTOR_MAX 320
+
+/* What Dovecot's own auth server accepts per line (16384). */
+#define AUTHSOCK_LINE_MAX 16384
+/* checkpassword: Dovecot refuses user + password + 3 over 512 bytes. */
+#define CHECKPW_REQUEST_MAX 512
+
+/* Outbound HTTP to the identity provider. */
+#define IDP_RESPONSE_MAX (256 * 1024) /* discovery, JWKS, token reply */
+#define JWT_MAX		 (16 * 1024)
+_Static_assert(JWT_MAX < IDP_RESPONSE_MAX, "JWT must fit a token response");
+
+#endif
