@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db.h - the PostgreSQL connection and what every program asks of it.
+ * Only prepared or parameterised statements; no SQL is built from input.
+ * A failure to reach or use the database is MG_TEMPFAIL, never a "no".
+ *
+ * A struct db is one connection: use it from one thread at a time.
+ */
+#ifndef MAILGATE_DB_H
+#define MAILGATE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "mailgate/config.h"
+#include "mailgate/result.h"
+#include "mailgate/token.h"
+
+struct db;
+
+enum db_open_flags {
+	/* Skip the schema check: only "mailgate db migrate/status" use it. */
+	DB_OPEN_ANY_SCHEMA = 1 << 0,
+};
+
+/*
+ * Connect with [database] url and connect_timeout. Unless
+ * DB_OPEN_ANY_SCHEMA, the schema must be exactly the version this binary
+ * was built with: newer or older is MG_PERMFAIL with a message that says
+ * what to do. Unreachable is MG_TEMPFAIL. *errstr_r is owned (free()).
+ */
+enum mg_result db_open(const struct config *cfg, unsigned int flags,
+    struct db **db_r, char **errstr_r);
+void db_close(struct db **dbp);
+/* Borrowed: for modules that run their own statements. */
+PGconn *db_pgconn(struct db *db);
+
+/*
+ * The one verification every login path uses: check the token's shape
+ * and checksum (no database round trip for a typo), fetch its record,
+ * then token_check(). MG_OK and MG_PERMFAIL set *reason_r; MG_TEMPFAIL
+ * sets *errstr_r (owned) and means "could not decide". rec_r is filled
+ * on MG_OK and on MG_PERMFAIL after a successful fetch.
+ */
+enum mg_result db_token_verify(struct db *db, const struct token_keyring *kr,
+    const char *user, const void *token, size_t len, unsigned int scope,
+    int64_t now, struct token_record *rec_r, enum token_reason *reason_r,
+    char **errstr_r);
+
+/* One record by public id: MG_PERMFAIL when there is none. */
+enum mg_result db_token_fetch(struct db *db, const char *public_id,
+    struct token_record *rec_r, char **errstr_r);
+
+/* A successful login, remembered and written later in batches. */
+struct token_use {
+	char id[TOKEN_ID_LEN + 1];
+	int64_t at;	  /* unix seconds */
+	char ip[46];	  /* textual address, or "" when unknown */
+	char service[16]; /* imap, smtp, ... */
+};
+
+/* Record many uses in one statement (latest per token wins). */
+enum mg_result db_token_touch(struct db *db, const struct token_use *uses,
+    size_t count, char **errstr_r);
+
+#endif
