@@ -26,6 +26,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (copy == NULL)
 		return 0;
+	/* Empty input still gets a valid pointer, as a client could send. */
+	copy[0] = '\0';
 	if (size > 0)
 		memcpy(copy, data, size);
 	if (token_parse(copy, size, id) == 0) {
