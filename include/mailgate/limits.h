@@ -33,4 +33,16 @@
 #define JWT_MAX		 (16 * 1024)
 _Static_assert(JWT_MAX < IDP_RESPONSE_MAX, "JWT must fit a token response");
 
+/* The web service (libmicrohttpd). Forms hold a label, a few check boxes
+ * and a CSRF token: 8 KiB is generous. Headers: cookies plus the usual. */
+#define WEB_POST_MAX	     (8 * 1024)
+#define WEB_CONN_MEMORY_MAX  (32 * 1024) /* per connection, headers too */
+#define WEB_CONN_TIMEOUT     15		 /* seconds a slow client may idle */
+#define WEB_PER_IP_MAX	     32		 /* connections from one address */
+#define WEB_RETURN_TO_MAX    512	 /* a relative path after sign-in */
+#define WEB_NONCE_MAX	     128
+#define WEB_NOTICE_MAX	     1024	 /* a message kept in the session */
+#define WEB_LOGIN_TTL	     600	 /* seconds a sign-in may take */
+#define WEB_CALLBACK_PARAM_MAX 4096	 /* code, state, error_description */
+
 #endif
