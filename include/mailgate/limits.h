@@ -27,6 +27,9 @@
 #define AUTHSOCK_LINE_MAX 16384
 /* checkpassword: Dovecot refuses user + password + 3 over 512 bytes. */
 #define CHECKPW_REQUEST_MAX 512
+/* checkpassword: mailgated's handshake and reply, read as one buffer;
+ * both are a few hundred bytes. */
+#define CHECKPW_REPLY_LINE_MAX 4096
 
 /* Outbound HTTP to the identity provider. */
 #define IDP_RESPONSE_MAX (256 * 1024) /* discovery, JWKS, token reply */
