@@ -61,19 +61,38 @@ static const struct {
 
 /*
  * CRC-32 as zlib and Ethernet compute it: reflected polynomial
- * 0xedb88320, initial value and final xor all ones.
+ * 0xedb88320, initial value and final xor all ones. Four bits a step:
+ * entry n is n run through four rounds of the bitwise algorithm.
  */
+static const uint32_t token_crc_nibble[16] = {
+	0x00000000U,
+	0x1db71064U,
+	0x3b6e20c8U,
+	0x26d930acU,
+	0x76dc4190U,
+	0x6b6b51f4U,
+	0x4db26158U,
+	0x5005713cU,
+	0xedb88320U,
+	0xf00f9344U,
+	0xd6d6a3e8U,
+	0xcb61b38cU,
+	0x9b64c2b0U,
+	0x86d3d2d4U,
+	0xa00ae278U,
+	0xbdbdf21cU,
+};
+
 static uint32_t
 token_crc32(const unsigned char *p, size_t len)
 {
 	uint32_t crc = 0xffffffffU;
 	size_t i;
-	int bit;
 
 	for (i = 0; i < len; i++) {
 		crc ^= p[i];
-		for (bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xedb88320U & (0U - (crc & 1U)));
+		crc = (crc >> 4) ^ token_crc_nibble[crc & 0x0f];
+		crc = (crc >> 4) ^ token_crc_nibble[crc & 0x0f];
 	}
 	return crc ^ 0xffffffffU;
 }
