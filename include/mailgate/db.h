@@ -34,6 +34,52 @@ enum db_open_flags {
 enum mg_result db_open(const struct config *cfg, unsigned int flags,
     struct db **db_r, char **errstr_r);
 void db_close(struct db **dbp);
+/* Why db_open_ex() failed, for programs that map it to exit codes. */
+enum db_open_error {
+	DB_OPEN_OK = 0,
+	DB_OPEN_UNREACHABLE,	/* MG_TEMPFAIL: server down, timeout */
+	DB_OPEN_LOGIN_REFUSED,	/* MG_TEMPFAIL: password, role, database */
+	DB_OPEN_BAD_URL,	/* MG_PERMFAIL: [database] url does not parse */
+	DB_OPEN_SCHEMA_NEWER,	/* MG_PERMFAIL: upgrade mailgate */
+	DB_OPEN_SCHEMA_OLDER,	/* MG_PERMFAIL: run "mailgate db migrate" */
+	DB_OPEN_FAILED,		/* MG_TEMPFAIL: a query of the check failed */
+};
+
+/* db_open() that also says why it failed (why_r may be NULL). */
+enum mg_result db_open_ex(const struct config *cfg, unsigned int flags,
+    struct db **db_r, enum db_open_error *why_r, char **errstr_r);
+
+/* The newest schema version this binary knows (the last migration). */
+int db_schema_known(void);
+
+/*
+ * The highest applied version: 0 when nothing is applied yet (no
+ * mailgate_schema_migrations table). MG_TEMPFAIL on a database error.
+ */
+enum mg_result db_schema_version(struct db *db, int *version_r,
+    char **errstr_r);
+
+/* One row of mailgate_schema_migrations. */
+struct db_applied {
+	int version;
+	char name[64];
+	int64_t applied_at; /* unix seconds */
+};
+
+/* Owned array (free()), oldest first; empty when never migrated. */
+enum mg_result db_schema_history(struct db *db, struct db_applied **list_r,
+    unsigned int *count_r, char **errstr_r);
+
+/*
+ * Apply every pending migration in one transaction under an advisory
+ * lock, so concurrent runs apply each migration once and all succeed.
+ * *from_r and *to_r get the versions before and after. MG_PERMFAIL: the
+ * database is newer than this binary (nothing changed). MG_TEMPFAIL: a
+ * database error; the transaction was rolled back, nothing changed.
+ */
+enum mg_result db_migrate(struct db *db, int *from_r, int *to_r,
+    char **errstr_r);
+
 /* Borrowed: for modules that run their own statements. */
 PGconn *db_pgconn(struct db *db);
 
