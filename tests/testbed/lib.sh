@@ -257,14 +257,26 @@ tb_stop_all()
 
 # --- PostgreSQL -------------------------------------------------------
 
+# tb_pg_sockdir DIR: the cluster's unix socket directory: DIR/sock, or
+# what MG_PG_SOCK_DIR said when tb_pg_start first ran (recorded in
+# DIR/sockdir), for trees too deep for sun_path.
+tb_pg_sockdir()
+{
+	if [ -f "$1/sockdir" ]; then
+		cat "$1/sockdir"
+	else
+		printf '%s/sock\n' "$1"
+	fi
+}
+
 # tb_pg_psql DIR PORT ARGS...: psql as superuser over DIR's unix socket.
 tb_pg_psql()
 {
 	local dir=$1 port=$2
 	shift 2
 
-	psql -X -q -v ON_ERROR_STOP=1 -h "$dir/sock" -p "$port" -U postgres \
-	    "$@"
+	psql -X -q -v ON_ERROR_STOP=1 -h "$(tb_pg_sockdir "$dir")" -p "$port" \
+	    -U postgres "$@"
 }
 
 # tb_pg_start DIR PORT: a throwaway cluster in DIR (initdb on first use),
@@ -272,14 +284,18 @@ tb_pg_psql()
 # Test-only settings: no fsync. Returns 0 at once if it already runs.
 tb_pg_start()
 {
-	local dir=$1 port=$2 bin opts
+	local dir=$1 port=$2 bin opts sock
 
 	bin=$(tb_pg_bin)
 	tb_mkroot "$dir"
 	dir=$(cd "$dir" && pwd)
-	tb_check_sun_path "$dir/sock/.s.PGSQL.$port"
-	mkdir -p "$dir/sock"
-	chown postgres:postgres "$dir" "$dir/sock"
+	if [ -n "${MG_PG_SOCK_DIR:-}" ] && [ ! -f "$dir/sockdir" ]; then
+		printf '%s\n' "$MG_PG_SOCK_DIR" >"$dir/sockdir"
+	fi
+	sock=$(tb_pg_sockdir "$dir")
+	tb_check_sun_path "$sock/.s.PGSQL.$port"
+	tb_mkroot "$sock"
+	chown postgres:postgres "$dir" "$sock"
 
 	if [ ! -f "$dir/data/PG_VERSION" ]; then
 		runuser -u postgres -- "$bin/initdb" -D "$dir/data" \
@@ -294,7 +310,7 @@ tb_pg_start()
 
 	if ! runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" status \
 	    >/dev/null 2>&1; then
-		opts="-c listen_addresses=127.0.0.1 -p $port -k $dir/sock"
+		opts="-c listen_addresses=127.0.0.1 -p $port -k $sock"
 		opts+=" -c fsync=off -c synchronous_commit=off"
 		opts+=" -c full_page_writes=off -c max_connections=200"
 		runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" \
