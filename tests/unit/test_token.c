@@ -4,6 +4,7 @@
  * reason token_check() can give. Expected values (CRC checksums, key
  * ids, HMACs) were computed outside mailgate, as each comment shows.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,6 +243,30 @@ token_generate_parses(void **state)
 	}
 }
 
+/* Every other byte value at pos, then a swap of pos and pos + 1. */
+static void
+corrupt_at(const unsigned char *good, size_t pos)
+{
+	char id[TOKEN_ID_LEN + 1], buf[TOKEN_LEN];
+	int c;
+
+	for (c = 0; c < 256; c++) {
+		if (good[pos] == c)
+			continue;
+		memcpy(buf, good, TOKEN_LEN);
+		buf[pos] = (char)c;
+		if (token_parse(buf, TOKEN_LEN, id) == 0)
+			fail_msg("pos %zu byte %d accepted", pos, c);
+	}
+	if (pos + 1 == TOKEN_LEN || good[pos] == good[pos + 1])
+		return;
+	memcpy(buf, good, TOKEN_LEN);
+	buf[pos] = (char)good[pos + 1];
+	buf[pos + 1] = (char)good[pos];
+	if (token_parse(buf, TOKEN_LEN, id) == 0)
+		fail_msg("swap at %zu accepted", pos);
+}
+
 /*
  * CRC-32 catches every error burst up to 32 bits, so any one changed
  * byte, and any swap of two neighbours, must fail the checksum or the
@@ -250,34 +275,16 @@ token_generate_parses(void **state)
 static void
 token_parse_rejects_every_single_corruption(void **state)
 {
-	char id[TOKEN_ID_LEN + 1], buf[TOKEN_LEN], tmp;
+	char id[TOKEN_ID_LEN + 1];
 	struct secret *tok;
 	size_t pos;
-	int round, c;
+	int round;
 
 	(void)state;
 	for (round = 0; round < 20; round++) {
 		tok = token_generate(id);
-		for (pos = 0; pos < TOKEN_LEN; pos++) {
-			for (c = 0; c < 256; c++) {
-				memcpy(buf, tok->buf, TOKEN_LEN);
-				if ((unsigned char)buf[pos] == c)
-					continue;
-				buf[pos] = (char)c;
-				if (token_parse(buf, TOKEN_LEN, id) == 0)
-					fail_msg(
-					    "pos %zu byte %d accepted", pos, c);
-			}
-			if (pos + 1 == TOKEN_LEN ||
-			    tok->buf[pos] == tok->buf[pos + 1])
-				continue;
-			memcpy(buf, tok->buf, TOKEN_LEN);
-			tmp = buf[pos];
-			buf[pos] = buf[pos + 1];
-			buf[pos + 1] = tmp;
-			if (token_parse(buf, TOKEN_LEN, id) == 0)
-				fail_msg("swap at %zu accepted", pos);
-		}
+		for (pos = 0; pos < TOKEN_LEN; pos++)
+			corrupt_at(tok->buf, pos);
 		secret_free(&tok);
 	}
 }
@@ -291,7 +298,7 @@ cmp_strings(const void *a, const void *b)
 /*
  * Pearson's statistic over the alphabet. With 61 or 35 degrees of
  * freedom, a fair generator passes 200 with probability 1 - 1e-15; the
- * modulo bias of "byte % 62" alone scores about 1900 on 10000 tokens.
+ * modulo bias of "byte % 62" alone scores about 2000 on 10000 tokens.
  */
 static double
 chi_square(const unsigned long *counts, size_t bins, unsigned long total)
@@ -348,8 +355,10 @@ token_generate_is_random(void **state)
 	}
 	for (i = 0; i < 62; i++)
 		assert_true(c62[i] > 0);
-	assert_true(chi_square(c62, 62, N_CHARS * TOKEN_SECRET_LEN) < 200);
-	assert_true(chi_square(c36, 36, N_CHARS * TOKEN_ID_LEN) < 200);
+	assert_true(chi_square(c62, 62,
+			(unsigned long)N_CHARS * TOKEN_SECRET_LEN) < 200);
+	assert_true(
+	    chi_square(c36, 36, (unsigned long)N_CHARS * TOKEN_ID_LEN) < 200);
 }
 
 static void
@@ -838,6 +847,39 @@ token_check_survives_rotation(void **state)
 	token_keyring_free(&retired);
 }
 
+/* One keyring serves every thread of mailgated: hash from several. */
+static void *
+check_thread(void *arg)
+{
+	enum token_reason reason;
+	int i, *bad = arg;
+
+	for (i = 0; i < 2000; i++) {
+		if (token_check(check_kr, &check_rec, check_tok->buf, TOKEN_LEN,
+			"alice@example.org", TOKEN_SCOPE_IMAP, NOW,
+			&reason) != MG_OK)
+			(*bad)++;
+	}
+	return NULL;
+}
+
+static void
+token_check_shares_keyring_between_threads(void **state)
+{
+	pthread_t th[4];
+	int bad[4] = { 0 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < MG_N_ELEMENTS(th); i++)
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, check_thread, &bad[i]), 0);
+	for (i = 0; i < MG_N_ELEMENTS(th); i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(bad[i], 0);
+	}
+}
+
 static void
 token_reason_str_words(void **state)
 {
@@ -1046,6 +1088,9 @@ main(void)
 		    token_check_reasons, setup_check, teardown_check),
 		cmocka_unit_test_setup_teardown(
 		    token_check_survives_rotation, setup_check, teardown_check),
+		cmocka_unit_test_setup_teardown(
+		    token_check_shares_keyring_between_threads, setup_check,
+		    teardown_check),
 		cmocka_unit_test(token_reason_str_words),
 		cmocka_unit_test(token_scopes_parse_cases),
 		cmocka_unit_test(token_scopes_format_cases),
