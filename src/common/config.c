@@ -1068,7 +1068,7 @@ config_secret_check(const struct secret *s, char **why_r)
 		return -1;
 	}
 	if (config_check_bytes((const char *)s->buf, s->len, &why) < 0) {
-		*why_r = xasprintf("secret holds a %s", why);
+		*why_r = xasprintf("secret %s", why);
 		return -1;
 	}
 	return 0;
@@ -1384,32 +1384,39 @@ config_env_lookup(const char *name, size_t len, bool *file_r)
 }
 
 /* The environment replaces whatever the file said for the key. */
+/* Why the environment value for key i cannot be taken, or NULL. */
+static char *
+config_env_refuse(const struct config_raw *r, bool file_form, const char *value)
+{
+	const char *why;
+
+	if (r[file_form].env != NULL)
+		return xstrdup("set twice in the environment");
+	if (r[!file_form].env != NULL)
+		return xasprintf(
+		    "cannot be set together with %s", r[!file_form].env);
+	if (strlen(value) > CONFIG_LINE_MAX)
+		return xasprintf("value is longer than %u bytes",
+		    (unsigned int)CONFIG_LINE_MAX);
+	if (config_check_bytes(value, strlen(value), &why) < 0)
+		return xasprintf("value %s", why);
+	return NULL;
+}
+
+/* The environment replaces whatever the file said for the key. */
 static int
 config_set_env(struct config_loader *ld, size_t i, bool file_form,
     const char *name, const char *value)
 {
 	struct config_raw *r = ld->raw[i];
 	struct config_raw here = { NULL, 0, NULL };
-	const char *why = NULL;
-	char *msg;
+	char *why = config_env_refuse(r, file_form, value);
 
-	if (r[file_form].env != NULL)
-		why = "set twice in the environment";
-	else if (r[!file_form].env != NULL)
-		why = file_form ? "cannot be set together with the variable "
-				  "without _FILE" :
-				  "cannot be set together with the _FILE "
-				  "variable";
-	else if (strlen(value) > CONFIG_LINE_MAX)
-		why = "is longer than 4096 bytes";
-	else if (config_check_bytes(value, strlen(value), &why) == 0)
-		why = NULL;
 	if (why != NULL) {
-		msg = xasprintf("value %s", why);
 		here.env = xstrdup(name);
-		config_fail(ld, &here, &config_keys[i], file_form, msg);
+		config_fail(ld, &here, &config_keys[i], file_form, why);
 		free(here.env);
-		free(msg);
+		free(why);
 		return -1;
 	}
 
@@ -1582,8 +1589,9 @@ config_cross_tokens(struct config_loader *ld)
 	if (m == 0 || (d != 0 && d <= m))
 		return 0;
 	if (ld->raw[def][0].value != NULL)
-		return config_fail_pair(
-		    ld, max, def, "must be set and at most");
+		return config_fail_pair(ld, max, def,
+		    d == 0 ? "cannot be 0 (never) together with" :
+			     "must be at most");
 	/* Only the limit was given: the default follows it down. */
 	cfg->tokens.default_expiry = m;
 	return 0;
