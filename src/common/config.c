@@ -156,7 +156,8 @@ static const struct config_key config_keys[] = {
 	CONFIG_KEY("mapping", "address_claim", CONFIG_T_STRING,
 	    mapping.address_claim, "email", 0, 0, 0, config_check_claim),
 	CONFIG_KEY("mapping", "address_template", CONFIG_T_STRING,
-	    mapping.address_template, NULL, 0, 0, 0, config_check_template),
+	    mapping.address_template, NULL, CONFIG_F_EMPTY, 0, 0,
+	    config_check_template),
 	CONFIG_KEY("mapping", "allowed_domains", CONFIG_T_LIST,
 	    mapping.allowed_domains, NULL, CONFIG_F_EMPTY, 0, 0,
 	    config_check_domain),
@@ -1165,6 +1166,9 @@ config_section_find(const char *section)
 static void
 config_raw_clear(struct config_raw *r)
 {
+	/* The value may be a secret given inline: wipe before freeing. */
+	if (r->value != NULL)
+		secret_wipe(r->value, strlen(r->value));
 	free(r->value);
 	free(r->env);
 	memset(r, 0, sizeof(*r));
@@ -1307,6 +1311,9 @@ config_parse_buf(struct config_loader *ld, const char *buf, size_t len)
 	size_t n;
 	int ret = 0;
 
+	/* Editors on some systems start UTF-8 files with a byte order mark. */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
 	while (ret == 0 && p < buf + len) {
 		lineno++;
 		nl = memchr(p, '\n', (size_t)(buf + len - p));
@@ -1317,6 +1324,7 @@ config_parse_buf(struct config_loader *ld, const char *buf, size_t len)
 		    &section);
 		p += n + (nl != NULL);
 	}
+	secret_wipe(lx, sizeof(*lx)); /* the last value may be a secret */
 	free(lx);
 	return ret;
 }
@@ -1338,6 +1346,7 @@ config_load_file(struct config_loader *ld, const char *path)
 	}
 	ld->cfg->path = xstrdup(ld->path);
 	ret = config_parse_buf(ld, buf, len);
+	secret_wipe(buf, len);
 	free(buf);
 	return ret;
 }
@@ -1605,7 +1614,11 @@ config_cross_http(struct config_loader *ld)
 
 	if (ld->cfg->http.session_idle <= ld->cfg->http.session_max)
 		return 0;
-	return config_fail_pair(ld, max, idle, "must be at most");
+	if (ld->raw[idle][0].value != NULL)
+		return config_fail_pair(ld, max, idle, "must be at most");
+	/* Only the limit was given: the idle timeout follows it down. */
+	ld->cfg->http.session_idle = ld->cfg->http.session_max;
+	return 0;
 }
 
 static int
@@ -1647,6 +1660,7 @@ config_load(
 		config_raw_clear(&ld->raw[i][1]);
 	}
 	if (ret < 0) {
+		MG_ASSERT(ld->err != NULL);
 		config_free(&ld->cfg);
 		*errstr_r = ld->err;
 	} else {
