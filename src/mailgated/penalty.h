@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * penalty.h - failed logins per remote address and per mailbox: a delay
+ * that grows with each failure and a temporary lockout.
+ *
+ * The counters live in this process only. Several mailgated instances on
+ * one database each keep their own, so an attacker spread over N
+ * instances gets N times the attempts before a lockout (see
+ * docs/postfix.md, "Brute force"). Memory is fixed: a full table
+ * forgets its oldest entries.
+ */
+#ifndef MAILGATED_PENALTY_H
+#define MAILGATED_PENALTY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct penalty;
+
+struct penalty_settings {
+	uint64_t delay_ms;             /* first failure; doubles, 8x at most */
+	unsigned int lockout_failures; /* 0 = never lock out */
+	uint64_t lockout_ms;           /* lock length; also counter lifetime */
+};
+
+/* Owned. */
+struct penalty *penalty_new(const struct penalty_settings *set);
+void penalty_free(struct penalty **pp);
+void penalty_configure(struct penalty *p, const struct penalty_settings *set);
+
+/* Either key locked out now? rip or mailbox may be NULL/empty. */
+bool penalty_locked(
+    struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms);
+/* Count a failure; returns the delay the FAIL reply must wait. */
+uint64_t penalty_fail(
+    struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms);
+/* A success forgets both keys' failures. */
+void penalty_success(
+    struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms);
+
+#endif
