@@ -67,7 +67,11 @@ db_migrate_has(struct db *db, bool *has_r, char **errstr_r)
 	return MG_OK;
 }
 
-/* Both the highest version and the row count: a gap is damage. */
+/*
+ * The highest version. Below what this binary knows, the rows must be
+ * exactly 1..max (a gap is damage); above it, rows of a newer mailgate
+ * are its business and only "newer" matters.
+ */
 static enum mg_result
 db_migrate_current(struct db *db, int *version_r, char **errstr_r)
 {
@@ -78,8 +82,8 @@ db_migrate_current(struct db *db, int *version_r, char **errstr_r)
 	if (res == NULL)
 		return MG_TEMPFAIL;
 	if (db_col_int64(res, 0, 0, &max) < 0 ||
-	    db_col_int64(res, 0, 1, &count) < 0 || max > 1000000 ||
-	    max != count) {
+	    db_col_int64(res, 0, 1, &count) < 0 || max < 0 ||
+	    max > INT32_MAX || (max <= db_schema_known() && max != count)) {
 		PQclear(res);
 		*errstr_r = xstrdup("mailgate_schema_migrations is damaged: "
 				    "versions are not 1, 2, 3, ...");

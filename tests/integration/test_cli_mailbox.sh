@@ -14,7 +14,7 @@ W=$(mktemp -d "${MG_TB:-/tmp}/cli.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 NCHECK=0
 check() { NCHECK=$((NCHECK + 1)); printf 'ok %d - %s\n' "$NCHECK" "$*"; }
-die() { printf 'FAIL: %s\n' "$*" >&2; for f in out err; do [ -s "$W/$f" ] && sed "s/^/  $f: /" "$W/$f" >&2; done; exit 1; }
+die() { printf 'FAIL: %s\n' "$*" >&2; for f in out err; do [ -s "$W/$f" ] && head -n 20 "$W/$f" | sed "s/^/  $f: /" >&2; done; exit 1; }
 # run RC ARGS...: run mailgate, want exit RC; stdout in $W/out, stderr in $W/err.
 run() {
 	local want=$1 rc=0
