@@ -22,6 +22,7 @@
 
 #include "daemon.h"
 #include "dbpool.h"
+#include "http.h"
 #include "pglisten.h"
 #include "tokcache.h"
 
@@ -39,6 +40,7 @@
 
 static const struct daemon_service *const main_services[] = {
 	&authsock_service,
+	&http_service,
 };
 #define MAIN_NSERVICES MG_N_ELEMENTS(main_services)
 
