@@ -593,6 +593,17 @@ http_service_start(struct daemon *d, void **state_r)
 	*state_r = NULL;
 	if (d->cfg->http.listen == NULL || d->cfg->http.listen[0] == '\0')
 		return 0;
+	/* Sign-in needs both; a daemon for the auth socket alone has none. */
+	if (d->cfg->http.public_url == NULL && d->cfg->oidc.issuer == NULL) {
+		log_info("http: off: [http] public_url and [oidc] are not set");
+		return 0;
+	}
+	if (config_require(d->cfg, CONFIG_NEED_HTTP | CONFIG_NEED_OIDC,
+		&err) < 0) {
+		log_err("http: %s", err);
+		free(err);
+		return -1;
+	}
 	h = xcalloc(1, sizeof(*h));
 	h->d = d;
 	h->cfg = d->cfg;
