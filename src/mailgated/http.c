@@ -491,7 +491,7 @@ http_urls(struct http *h, const char *public_url, const char **errstr_r)
 	issuer_origin = xstrndup(h->cfg->oidc.issuer,
 	    (size_t)(rest - h->cfg->oidc.issuer) + strcspn(rest, "/?#"));
 	h->csp = xasprintf("default-src 'none'; style-src 'self'; "
-			   "img-src 'self'; form-action 'self' %s; "
+			   "form-action 'self' %s; "
 			   "frame-ancestors 'none'; base-uri 'none'",
 	    issuer_origin);
 	free(issuer_origin);
@@ -542,16 +542,17 @@ http_mhd_start(struct http *h, const struct sockaddr_storage *ss)
 		per_ip = 0;
 	return MHD_start_daemon(
 	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    http_handler, h, MHD_OPTION_SOCK_ADDR, ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
+	    http_handler, h,
+	    /* The logger first, or earlier options' errors go to stderr. */
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_SOCK_ADDR,
+	    ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
 	    MHD_OPTION_CONNECTION_LIMIT,
 	    h->cfg->http.max_connections > 0 ? h->cfg->http.max_connections :
 					       256u,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)WEB_CONN_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY_MAX,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h, MHD_OPTION_END);
 }
 
 static void
@@ -598,8 +599,8 @@ http_service_start(struct daemon *d, void **state_r)
 		log_info("http: off: [http] public_url and [oidc] are not set");
 		return 0;
 	}
-	if (config_require(d->cfg, CONFIG_NEED_HTTP | CONFIG_NEED_OIDC,
-		&err) < 0) {
+	if (config_require(d->cfg, CONFIG_NEED_HTTP | CONFIG_NEED_OIDC, &err) <
+	    0) {
 		log_err("http: %s", err);
 		free(err);
 		return -1;

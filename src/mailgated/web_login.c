@@ -305,8 +305,8 @@ web_login_link(struct web_login *wl)
 		    "Your identity provider now gives your address as %s, "
 		    "but your sign-in is linked to the mailbox %s, so you are "
 		    "signed in to %s. If the mailbox should change, ask your "
-		    "administrator to relink it with \"mailgate identity "
-		    "link\".",
+		    "administrator to relink it (\"mailgate link remove\", "
+		    "then \"mailgate link add\").",
 		    wl->mapped.address, wl->mailbox, wl->mailbox);
 		log_warn("web: event=login address_changed=1 sub=%s "
 			 "mailbox=%s provider_address=%s",
