@@ -110,7 +110,7 @@ static const struct config_key config_keys[] = {
 	    CONFIG_F_EMPTY, 0, 0, config_check_loopback),
 	CONFIG_KEY("auth", "max_connections", CONFIG_T_UINT,
 	    auth.max_connections, "4096", 0, 1, 1000000, NULL),
-	CONFIG_KEY("auth", "cache_ttl", CONFIG_T_DURATION, auth.cache_ttl, "0",
+	CONFIG_KEY("auth", "cache_ttl", CONFIG_T_DURATION, auth.cache_ttl, "5m",
 	    CONFIG_F_ZERO, 0, CONFIG_DAY, NULL),
 	CONFIG_KEY("auth", "failure_delay", CONFIG_T_DURATION_MS,
 	    auth.failure_delay, "1s", CONFIG_F_ZERO, 0, 30000, NULL),

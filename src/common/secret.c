@@ -120,7 +120,7 @@ secret_read_file(const char *path, size_t max, bool trim_newline,
 	struct stat st;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		*errstr_r = strerror(errno);
 		return -1;

@@ -318,7 +318,7 @@ static const struct {
 	{ "auth.socket_mode", "660" },
 	{ "auth.tcp_listen", "(null)" },
 	{ "auth.max_connections", "4096" },
-	{ "auth.cache_ttl", "0" },
+	{ "auth.cache_ttl", "300" },
 	{ "auth.failure_delay", "1000" },
 	{ "auth.lockout_failures", "10" },
 	{ "auth.lockout_time", "900" },
