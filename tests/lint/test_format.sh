@@ -22,9 +22,16 @@ if [ "${#files[@]}" -eq 0 ]; then
 	exit 0
 fi
 echo "test_format: $("$CF" --version | head -n 1), ${#files[@]} files"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 rc=0
-"$CF" --style=file --dry-run -Werror "${files[@]}" || rc=$?
+"$CF" --style=file --dry-run -Werror "${files[@]}" >"$out" 2>&1 || rc=$?
 if [ "$rc" -ne 0 ]; then
+	# One line per file, then the first places in full.
+	grep -E '^[^ ].*: error: ' "$out" | cut -d: -f1 | sort | uniq -c |
+	    awk '{ printf "%s: %d places differ from clang-format\n", $2, $1 }'
+	echo "first differences:"
+	head -n 30 "$out"
 	echo "test_format: run '$CF -i' on the files above"
 fi
 exit "$rc"

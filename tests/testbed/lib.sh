@@ -320,8 +320,8 @@ tb_pg_start()
 			tb_die "PostgreSQL did not start in $dir"
 			return 1
 		}
+		tb_started pg "$dir" # only what this shell started
 	fi
-	tb_started pg "$dir"
 
 	if [ -z "$(tb_pg_psql "$dir" "$port" -d postgres -Atc \
 	    "SELECT 1 FROM pg_roles WHERE rolname = 'mailgate'")" ]; then
