@@ -1,0 +1,220 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# test_web_signin.sh - sign-in to mailgated's web pages through the real
+# test provider, and what a signed-in user can do there.
+#
+# Checks: health and readiness; security headers, methods, limits; an
+# RS256 sign-in (cookie flags, only hashes in the database); create an
+# app password with the form's CSRF token (shown once, works, listed),
+# CSRF and Origin refusals, escaping of a hostile label, revoke (own
+# only); sign-out; return_to kept only when it is a local path; a flow
+# begun on one instance and finished on another; ES256 after a provider
+# restart; a key rotation without restarting mailgated; HS256 refused
+# while the provider publishes asymmetric keys; nothing secret in logs.
+set -euo pipefail
+# shellcheck source=test_web_lib.bash
+. "$(dirname "$0")/test_web_lib.bash"
+
+web_setup web_signin RS256
+web_conf a "$MG_WEB_PORT_A"
+web_conf b "$MG_WEB_PORT_B"
+mg()
+{
+	"$MG_BUILD/mailgate" -c "$W/a.conf" "$@"
+}
+mg db migrate >/dev/null
+mg mailbox add bob@example.org >/dev/null
+web_start a "$MG_WEB_PORT_A"
+web_start b "$MG_WEB_PORT_B"
+
+# --- service basics -------------------------------------------------------
+expect "healthz" "$(curl -sS -o /dev/null -w '%{http_code}' "$WEB_A/healthz")" 200
+expect "readyz" "$(curl -sS -o /dev/null -w '%{http_code}' "$WEB_A/readyz")" 200
+J=$W/anon.jar
+expect "signed-out page" "$(web_get "$J" "$WEB_A/")" "200 "
+expect_grep "sign-in link" 'href="/login"' "$W/body"
+for h in "Content-Security-Policy: default-src 'none'; style-src 'self'; form-action 'self' http://127.0.0.1:$MG_WEB_IDP_PORT; frame-ancestors 'none'; base-uri 'none'" \
+    "X-Frame-Options: DENY" "Referrer-Policy: no-referrer" \
+    "X-Content-Type-Options: nosniff" "Cache-Control: no-store"; do
+	expect_grep "header $h" "^$h"$'\r'"?\$" "$W/headers"
+done
+expect_no_grep "no HSTS on http" "Strict-Transport-Security" "$W/headers"
+expect_no_grep "no inline script or style" "<script|<style| style=" "$W/body"
+expect_grep "lang attribute" '<html lang="en">' "$W/body"
+expect "stylesheet" "$(web_get "$J" "$WEB_A/static/mailgate.css")" "200 "
+expect_grep "stylesheet type" "^Content-Type: text/css" "$W/headers"
+expect "HEAD /" "$(curl -sS -I -o /dev/null -w '%{http_code}' "$WEB_A/")" 200
+for m in PUT DELETE OPTIONS PATCH TRACE; do
+	expect "$m refused" "$(curl -sS -X "$m" -o /dev/null -w '%{http_code}' \
+	    "$WEB_A/")" 405
+done
+expect "POST /login refused" "$(curl -sS -X POST -o /dev/null \
+    -w '%{http_code}' "$WEB_A/login")" 405
+expect "HEAD /login refused" "$(curl -sS -I -o /dev/null \
+    -w '%{http_code}' "$WEB_A/login")" 405
+expect "unknown path" "$(curl -sS -o /dev/null -w '%{http_code}' \
+    "$WEB_A/admin")" 404
+head -c 20000 /dev/zero | tr '\0' 'a' >"$W/big"
+expect "body over 8 KiB" "$(curl -sS -o /dev/null -w '%{http_code}' \
+    --data-binary @"$W/big" "$WEB_A/tokens")" 413
+expect "huge header" "$(curl -sS -o /dev/null -w '%{http_code}' \
+    -H "X-Big: $(head -c 40000 /dev/zero | tr '\0' 'b')" "$WEB_A/")" 431
+# A flow never begins with a Host the proxy did not mean.
+st=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' \
+    -H 'Host: evil.example' "$WEB_A/login")
+[[ $st == "302 http://127.0.0.1:$MG_WEB_IDP_PORT/"*"redirect_uri=http%3A%2F%2F127.0.0.1%3A$MG_WEB_PORT_A%2Fcallback"* ]] &&
+    ok "redirect_uri from public_url, not Host" ||
+    fail "redirect_uri with a forged Host: $st"
+
+# --- RS256 sign-in ------------------------------------------------------------
+J=$W/alice.jar
+STATES=$(web_sql "SELECT count(*) FROM web_login_states")
+expect "RS256 sign-in" "$(web_signin "$J" alice@example.org)" "303 $WEB_A/"
+expect_grep "session cookie flags" \
+    '^Set-Cookie: __Host-mailgate_session=[A-Za-z0-9_-]{43}; Path=/; Max-Age=43200; Secure; HttpOnly; SameSite=Lax' \
+    "$W/headers"
+SID=$(awk '$6 == "__Host-mailgate_session" { print $7 }' "$J")
+expect "session row keyed by SHA-256 of the cookie" \
+    "$(web_sql "SELECT count(*) FROM web_sessions WHERE id_hash = sha256('$SID'::bytea)")" 1
+expect "no cookie value in the database" \
+    "$(web_sql "SELECT count(*) FROM web_sessions WHERE position('$SID' IN encode(id_hash, 'escape')) > 0")" 0
+expect "login state consumed" "$(web_sql "SELECT count(*) FROM web_login_states")" "$STATES"
+expect "account page" "$(web_get "$J" "$WEB_A/")" "200 "
+expect_grep "mailbox shown" "Signed in as <strong>alice@example.org</strong>" "$W/body"
+expect_grep "account page not cached" "^Cache-Control: no-store" "$W/headers"
+expect "identity linked" "$(web_sql "SELECT m.address FROM identities i JOIN mailboxes m ON m.id = i.mailbox_id WHERE i.subject = 'alice@example.org'")" \
+    alice@example.org
+expect "audit web.login" "$(web_sql "SELECT count(*) FROM audit_log WHERE action = 'web.login' AND actor = 'web:alice@example.org'")" 1
+
+# --- app passwords ------------------------------------------------------------
+CSRF=$(web_csrf)
+expect "CSRF token on the page" "${#CSRF}" 43
+expect "create token" "$(web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" \
+    "label=Laptop" "scope=imap" "scope=smtp" "expiry=90d")" "200 "
+TOKEN=$(grep -oE 'mgt_[0-9a-z]{12}_[0-9A-Za-z]{36}' "$W/body" | head -n 1)
+expect "token shown once" "${#TOKEN}" 53
+expect_grep "user name shown" "<td>alice@example.org</td>" "$W/body"
+expect_grep "token page not cached" "^Cache-Control: no-store" "$W/headers"
+echo "$TOKEN" | mg token verify alice@example.org --service imap >/dev/null &&
+    ok "the new token opens IMAP" || fail "the new token is refused"
+echo "$TOKEN" | mg token verify alice@example.org --service pop3 >/dev/null &&
+    fail "an imap,smtp token opens POP3" || ok "scopes as chosen"
+TID=${TOKEN:4:12}
+expect "expiry 90 days" "$(web_sql "SELECT expires_at::date - now()::date FROM app_tokens WHERE public_id = '$TID'")" 90
+expect "audit token.issue by web" "$(web_sql "SELECT actor FROM audit_log WHERE action = 'token.issue' AND target = '$TID'")" \
+    web:alice@example.org
+web_get "$J" "$WEB_A/" >/dev/null
+expect_grep "token listed" "<td data-label=\"Label\">Laptop</td>" "$W/body"
+expect_no_grep "token never shown again" "$TOKEN" "$W/body"
+
+# CSRF and Origin: each refused, nothing created.
+n0=$(web_sql "SELECT count(*) FROM app_tokens")
+expect "no CSRF token" "$(web_post "$J" "$WEB_A/tokens" "label=x" \
+    "scope=imap" "expiry=30d")" "403 "
+expect "wrong CSRF token" "$(web_post "$J" "$WEB_A/tokens" \
+    "csrf=${CSRF%?}A" "label=x" "scope=imap" "expiry=30d")" "403 "
+expect "another site's Origin" "$(curl -sS -b "$J" -o /dev/null \
+    -w '%{http_code}' -H 'Origin: http://evil.example' \
+    --data-urlencode "csrf=$CSRF" -d label=x -d scope=imap -d expiry=30d \
+    "$WEB_A/tokens")" 403
+expect "cross-site fetch" "$(curl -sS -b "$J" -o /dev/null \
+    -w '%{http_code}' -H 'Sec-Fetch-Site: cross-site' \
+    --data-urlencode "csrf=$CSRF" -d label=x -d scope=imap -d expiry=30d \
+    "$WEB_A/tokens")" 403
+expect "no session" "$(curl -sS -o /dev/null -w '%{http_code}' \
+    -H "Origin: $WEB_A" --data-urlencode "csrf=$CSRF" -d label=x \
+    -d scope=imap -d expiry=30d "$WEB_A/tokens")" 403
+expect "unknown scope" "$(web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" \
+    "label=x" "scope=root" "expiry=30d")" "400 "
+expect "no scope" "$(web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" \
+    "label=x" "expiry=30d")" "400 "
+expect "unknown expiry" "$(web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" \
+    "label=x" "scope=imap" "expiry=1000y")" "400 "
+expect "label too long" "$(web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" \
+    "label=$(printf 'x%.0s' {1..101})" "scope=imap" "expiry=30d")" "400 "
+expect "nothing created by refused forms" \
+    "$(web_sql "SELECT count(*) FROM app_tokens")" "$n0"
+
+# A hostile label is shown as text.
+XSS='<script>alert(1)</script>"'\''&'
+web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" "label=$XSS" "scope=imap" \
+    "expiry=30d" >/dev/null
+web_get "$J" "$WEB_A/" >/dev/null
+expect_grep "label escaped" "&lt;script&gt;alert\(1\)&lt;/script&gt;&quot;&#39;&amp;" "$W/body"
+expect_no_grep "no script from a label" "<script>" "$W/body"
+
+# Revoke: own tokens only.
+BOBTOK=$(mg token issue bob@example.org --scopes imap 2>/dev/null)
+expect "revoke another's token" "$(web_post "$J" "$WEB_A/tokens/revoke" \
+    "csrf=$CSRF" "id=${BOBTOK:4:12}")" "404 "
+expect "revoke own token" "$(web_post "$J" "$WEB_A/tokens/revoke" \
+    "csrf=$CSRF" "id=$TID")" "303 $WEB_A/"
+echo "$TOKEN" | mg token verify alice@example.org --service imap >/dev/null &&
+    fail "a revoked token still opens IMAP" || ok "revoked token refused"
+echo "$BOBTOK" | mg token verify bob@example.org --service imap >/dev/null &&
+    ok "bob's token untouched" || fail "bob's token was revoked"
+expect "audit token.revoke by web" "$(web_sql "SELECT actor FROM audit_log WHERE action = 'token.revoke' AND target = '$TID'")" \
+    web:alice@example.org
+web_get "$J" "$WEB_A/" >/dev/null
+expect_no_grep "revoked token not listed" ">Laptop<" "$W/body"
+
+# Sign-out ends the session for good.
+expect "sign out" "$(web_post "$J" "$WEB_A/logout" "csrf=$CSRF")" "303 $WEB_A/"
+expect "session row deleted" "$(web_sql "SELECT count(*) FROM web_sessions WHERE id_hash = sha256('$SID'::bytea)")" 0
+web_get "$W/replay.jar" "$WEB_A/" -H "Cookie: __Host-mailgate_session=$SID" >/dev/null
+expect_grep "old cookie signs nobody in" 'href="/login"' "$W/body"
+
+# --- return_to: local paths only -------------------------------------------
+rt()
+{
+	local jar=$W/rt.jar st cb out
+	rm -f "$jar"
+	st=$(web_get "$jar" "$WEB_A/login?return_to=$1")
+	out=$(python3 "$MG_SRC/tests/testbed/oidc_login.py" --login alice \
+	    --stop-prefix "$WEB_A/callback" "${st#* }" || true)
+	cb=$(sed -n 's/^url=//p' <<<"$out")
+	web_get "$jar" "$cb"
+}
+expect "return_to local path" "$(rt '%2Fmail%2F%3Fx%3D1')" "303 $WEB_A/mail/?x=1"
+expect "return_to //host ignored" "$(rt '%2F%2Fevil.example%2F')" "303 $WEB_A/"
+expect "return_to URL ignored" "$(rt 'https%3A%2F%2Fevil.example%2F')" "303 $WEB_A/"
+expect "return_to backslash ignored" "$(rt '%2F%5Cevil.example')" "303 $WEB_A/"
+expect "return_to CRLF ignored" "$(rt '%2Fa%0d%0aSet-Cookie%3A+x%3D1')" "303 $WEB_A/"
+
+# --- begun on A, finished on B -------------------------------------------
+J=$W/ab.jar
+expect "callback on the other instance" \
+    "$(web_signin "$J" carol@example.org secret "$WEB_B")" "303 $WEB_A/"
+expect "its session works on B" "$(web_get "$J" "$WEB_B/")" "200 "
+expect_grep "B shows carol" "<strong>carol@example.org</strong>" "$W/body"
+expect "and on A" "$(web_get "$J" "$WEB_A/")" "200 "
+expect_grep "A shows carol" "<strong>carol@example.org</strong>" "$W/body"
+
+# --- ES256, key rotation, HS256 ----------------------------------------------
+web_idp_stop
+web_idp_start ES256
+expect "ES256 sign-in" "$(web_signin "$W/es.jar" dave@example.org)" "303 $WEB_A/"
+curl -fsS -X POST -o /dev/null \
+    "http://127.0.0.1:$MG_WEB_IDP_PORT/_test/rotate"
+# mg_oidc refetches the JWKS for an unknown kid at most every 5 s.
+sleep 6
+expect "sign-in after key rotation" \
+    "$(web_signin "$W/rot.jar" erin@example.org)" "303 $WEB_A/"
+expect_grep "rotation seen without restart" "event=login result=ok mailbox=erin@example.org" "$W/a.log"
+web_idp_stop
+web_idp_start HS256
+expect "HS256 with published asymmetric keys refused" \
+    "$(web_signin "$W/hs.jar" frank@example.org)" "400 "
+expect_grep "HS256 refusal logged" "reason=token_refused" "$W/a.log"
+web_idp_stop
+web_idp_start RS256
+
+# --- nothing secret in the logs -------------------------------------------
+for f in "$W/a.log" "$W/b.log"; do
+	expect_no_grep "no session id in $(basename "$f")" "$SID" "$f"
+	expect_no_grep "no token in $(basename "$f")" "${TOKEN:17}" "$f"
+	expect_no_grep "no client secret in $(basename "$f")" "$IDP_SECRET" "$f"
+	expect_no_grep "no code or state in $(basename "$f")" "code=|state=[A-Za-z0-9_-]{20}" "$f"
+done
+web_done
