@@ -41,6 +41,34 @@ cli_die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+/* Typed values that hold "mgt_" are taken for a pasted token. */
+static bool
+cli_looks_secret(const char *s)
+{
+	return strstr(s, TOKEN_PREFIX) != NULL;
+}
+
+const char *
+cli_show(const char *s, size_t max)
+{
+	if (cli_looks_secret(s))
+		return "(not shown: it looks like a token)";
+	return log_safe(s, max);
+}
+
+void
+cli_die_input(const char *what, const char *value, const char *why)
+{
+	/* why may quote the value too: both go, or neither. */
+	if (cli_looks_secret(value))
+		cli_die(CLI_EXIT_DATAERR,
+		    "malformed %s (not shown: it looks "
+		    "like a token)",
+		    what);
+	cli_die(CLI_EXIT_DATAERR, "malformed %s %s: %s", what,
+	    log_safe(value, 60), why);
+}
+
 static void
 cli_help(const struct cli_cmd *cmd)
 {
@@ -90,7 +118,7 @@ cli_parse_long(struct cli *cli, const struct cli_cmd *cmd, char **argv, int i,
 		o = cli_opt_find(opts, nopts, arg, len);
 		if (o == NULL) {
 			(void)snprintf(why, sizeof(why), "unknown option --%s",
-			    log_safe(arg, len < 40 ? len : 40));
+			    cli_show(arg, len < 40 ? len : 40));
 			cli_usage_die(cmd, why);
 		}
 		if (o->flag != NULL) {
@@ -229,8 +257,7 @@ cli_address(const char *in, char out[ADDRESS_MAX + 1])
 	const char *why = NULL;
 
 	if (address_normalize(in, out, &why) < 0)
-		cli_die(CLI_EXIT_DATAERR, "malformed address %s: %s",
-		    log_safe(in, 80), why);
+		cli_die_input("address", in, why);
 }
 
 void
@@ -305,8 +332,7 @@ cli_time(const char *what, const char *s, int64_t now)
 	int64_t t;
 
 	if (parse_time(s, now, &t, &why) < 0)
-		cli_die(CLI_EXIT_DATAERR, "malformed %s %s: %s", what,
-		    log_safe(s, 40), why);
+		cli_die_input(what, s, why);
 	return t;
 }
 

@@ -80,6 +80,15 @@ void cli_open(struct cli *cli, unsigned int flags);
 void cli_store_die(enum store_result r, int not_found_code, char *err)
     __attribute__((noreturn));
 
+/*
+ * A typed value for a message: log_safe(s, max), or a placeholder when
+ * it looks like a pasted token. Borrowed (log_safe's rotating buffers).
+ */
+const char *cli_show(const char *s, size_t max);
+/* Exit 65: "malformed WHAT VALUE: WHY", hiding both if VALUE is a token. */
+void cli_die_input(const char *what, const char *value, const char *why)
+    __attribute__((noreturn));
+
 /* Input checks that exit 65 with a message naming the value's kind. */
 void cli_address(const char *in, char out[ADDRESS_MAX + 1]);
 void cli_token_id(const char *in);

@@ -78,11 +78,10 @@ cmd_token_expiry(const struct cli *cli, const char *arg)
 		t = cli->now + d;
 	} else {
 		if (parse_time(arg, cli->now, &t, &why) < 0)
-			cli_die(CLI_EXIT_DATAERR, "malformed --expires %s: %s",
-			    log_safe(arg, 40), why);
+			cli_die_input("--expires", arg, why);
 		if (t <= cli->now)
 			cli_die(CLI_EXIT_DATAERR, "--expires %s is in the past",
-			    log_safe(arg, 40));
+			    cli_show(arg, 40));
 	}
 	if (max > 0 && (t == 0 || t > cli->now + max))
 		cli_die(CLI_EXIT_DATAERR,
@@ -165,8 +164,7 @@ cmd_token_issue(
 	cli_address(argv[0], addr);
 	cli_text("label", label, TOKEN_LABEL_MAX);
 	if (token_scopes_parse(scopes, &req.scopes, &why) < 0)
-		cli_die(CLI_EXIT_DATAERR, "malformed --scopes %s: %s",
-		    log_safe(scopes, 60), why);
+		cli_die_input("--scopes", scopes, why);
 	kr = cmd_token_keyring(cli);
 	req.address = addr;
 	req.label = label;
@@ -355,8 +353,7 @@ cmd_token_verify(
 	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 1, 1);
 	cli_address(argv[0], addr);
 	if (service != NULL && token_scope_for_service(service, &scope) < 0)
-		cli_die(CLI_EXIT_DATAERR, "unknown --service %s",
-		    log_safe(service, 40));
+		cli_die_input("--service", service, "unknown service");
 	kr = cmd_token_keyring(cli);
 	tok = cmd_token_read_stdin();
 	cli_open(cli, 0);

@@ -180,7 +180,7 @@ main_globals(struct cli *cli, int argc, char **argv)
 			cli_die(CLI_EXIT_USAGE,
 			    "unknown or incomplete option "
 			    "%s; see mailgate --help",
-			    log_safe(argv[i], 40));
+			    cli_show(argv[i], 40));
 		}
 	}
 	return i;
@@ -215,7 +215,7 @@ main(int argc, char **argv)
 		    "unknown command %s%s%s; see mailgate "
 		    "--help",
 		    group != NULL ? group : "", group != NULL ? " " : "",
-		    log_safe(argv[i], 40));
+		    cli_show(argv[i], 40));
 
 	main_actor(&cli);
 	cli.now = (int64_t)time(NULL);
