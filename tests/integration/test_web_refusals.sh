@@ -1,0 +1,138 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# test_web_refusals.sh - every bad sign-in the real provider (or a
+# meddling browser) can produce gets a clear page, a log line, an audit
+# row, and changes nothing: access_denied, missing, tampered, replayed
+# and foreign state, a replayed code, missing groups, a domain not
+# allowed, no mailbox (create_mailboxes off), a disabled mailbox, MFA
+# required for tokens; and a changed address at the provider is not
+# remapped.
+set -euo pipefail
+# shellcheck source=test_web_lib.bash
+. "$(dirname "$0")/test_web_lib.bash"
+
+web_setup web_refusals RS256
+web_conf a "$MG_WEB_PORT_A"
+mg()
+{
+	"$MG_BUILD/mailgate" -c "$W/a.conf" "$@"
+}
+mg db migrate >/dev/null
+web_start a "$MG_WEB_PORT_A"
+
+# refused NAME STATUS REASON RESULT: RESULT ("STATUS LOCATION") is a
+# refusal page with STATUS, logged with REASON, and no session cookie.
+refused()
+{
+	expect "$1: status" "$2" "${4%% *}"
+	expect_grep "$1: page says what happened" "<h1>Sign-in failed</h1>" "$W/body"
+	expect_grep "$1: page offers a new start" 'href="/login"' "$W/body"
+	expect_no_grep "$1: no session" "^Set-Cookie: __Host-mailgate_session=[A-Za-z0-9]" "$W/headers"
+	expect_grep "$1: logged" "event=login result=refused reason=$3 " "$W/a.log"
+}
+sessions()
+{
+	web_sql "SELECT count(*) FROM web_sessions"
+}
+audit_failed()
+{
+	web_sql "SELECT count(*) FROM audit_log WHERE action = 'web.login_failed' AND detail->>'reason' = '$1'"
+}
+
+S0=$(sessions)
+refused "wrong password" 403 provider_error \
+    "$(web_signin "$W/j1" alice@example.org wrong)"
+expect_grep "access denied explained" "access denied" "$W/body"
+expect "wrong password audited" "$(audit_failed provider_error)" 1
+
+# Missing and tampered state.
+refused "no state" 400 missing_state "$(web_get "$W/j2" "$WEB_A/callback?code=abc")"
+refused "error without state" 400 missing_state \
+    "$(web_get "$W/j2" "$WEB_A/callback?error=access_denied")"
+CB=$(web_to_callback "$W/j3" alice@example.org secret)
+TAMPERED=$(sed -E 's/(state=)([A-Za-z0-9_-])/\1X\2/' <<<"$CB")
+refused "tampered state" 400 unknown_state "$(web_get "$W/j3" "$TAMPERED")"
+refused "state from another browser" 400 browser_mismatch \
+    "$(web_get "$W/j3-other" "$CB")"
+expect "nothing signed in yet" "$(sessions)" "$S0"
+CB=$(web_to_callback "$W/j4" alice@example.org secret)
+expect "untampered callback" "$(web_get "$W/j4" "$CB")" "303 $WEB_A/"
+refused "replayed callback URL" 400 unknown_state "$(web_get "$W/j4" "$CB")"
+
+# A replayed code under a fresh, valid state: the provider says
+# invalid_grant.
+CODE=$(sed -E 's/.*[?&]code=([^&]*).*/\1/' <<<"$CB")
+st=$(web_get "$W/j5" "$WEB_A/login")
+STATE=$(sed -E 's/.*[?&]state=([^&]*).*/\1/' <<<"${st#* }")
+refused "replayed code" 400 token_refused \
+    "$(web_get "$W/j5" "$WEB_A/callback?code=$CODE&state=$STATE")"
+expect_grep "provider's answer named" "invalid_grant" "$W/a.log"
+
+# Oversized parameters are refused before anything is looked up.
+refused "oversized state" 400 oversized \
+    "$(web_get "$W/j6" "$WEB_A/callback?code=a&state=$(head -c 5000 /dev/zero | tr '\0' s)")"
+
+# Groups and domains.
+refused "no groups" 403 missing_group "$(web_signin "$W/j7" nogroup-ann@example.org)"
+expect "no mailbox made for a refused user" \
+    "$(web_sql "SELECT count(*) FROM mailboxes WHERE address = 'nogroup-ann@example.org'")" 0
+web_stop a
+web_conf a "$MG_WEB_PORT_A" "allowed_domains = example.net"
+web_start a "$MG_WEB_PORT_A"
+refused "domain not allowed" 403 domain_not_allowed \
+    "$(web_signin "$W/j8" bert@example.org)"
+
+# No mailbox and create_mailboxes off.
+web_stop a
+web_conf a "$MG_WEB_PORT_A" "create_mailboxes = false"
+sed -i '/^create_mailboxes = true$/d' "$W/a.conf"
+web_start a "$MG_WEB_PORT_A"
+refused "no mailbox" 403 no_mailbox "$(web_signin "$W/j9" cleo@example.org)"
+expect "no link made" "$(web_sql "SELECT count(*) FROM identities WHERE subject = 'cleo@example.org'")" 0
+mg mailbox add cleo@example.org >/dev/null
+expect "existing mailbox links" "$(web_signin "$W/j9" cleo@example.org)" "303 $WEB_A/"
+
+# A disabled mailbox: its sessions end, new sign-ins are refused.
+expect "cleo's page" "$(web_get "$W/j9" "$WEB_A/")" "200 "
+mg mailbox disable cleo@example.org >/dev/null
+web_get "$W/j9" "$WEB_A/" >/dev/null
+expect_grep "disabled: session no longer works" 'href="/login"' "$W/body"
+refused "disabled mailbox" 403 mailbox_disabled \
+    "$(web_signin "$W/j10" cleo@example.org)"
+
+# The provider now maps to another address: the link wins, with a notice.
+mg mailbox add old-dora@example.org >/dev/null
+mg link add old-dora@example.org --issuer "$ISSUER" \
+    --subject dora@example.org >/dev/null
+expect "relinked identity signs in" "$(web_signin "$W/j11" dora@example.org)" "303 $WEB_A/"
+web_get "$W/j11" "$WEB_A/" >/dev/null
+expect_grep "signed in to the linked mailbox" "<strong>old-dora@example.org</strong>" "$W/body"
+expect_grep "notice names both addresses" 'class="notice".*dora@example.org.*old-dora@example.org' "$W/body"
+expect "no mailbox made for the new address" \
+    "$(web_sql "SELECT count(*) FROM mailboxes WHERE address = 'dora@example.org'")" 0
+
+# MFA: required for app passwords, not for signing in.
+web_stop a
+web_conf a "$MG_WEB_PORT_A" "require_mfa = true"
+web_start a "$MG_WEB_PORT_A"
+J=$W/j12
+expect "sign-in without MFA" "$(web_signin "$J" eva@example.org)" "303 $WEB_A/"
+web_get "$J" "$WEB_A/" >/dev/null
+expect_grep "form replaced by an explanation" "needs a sign-in with a second factor" "$W/body"
+CSRF=$(web_csrf)
+expect "token refused without MFA" "$(web_post "$J" "$WEB_A/tokens" \
+    "csrf=$CSRF" "label=x" "scope=imap" "expiry=30d")" "403 "
+expect "no token for eva" "$(web_sql "SELECT count(*) FROM app_tokens t JOIN mailboxes m ON m.id = t.mailbox_id WHERE m.address = 'eva@example.org'")" 0
+J=$W/j13
+expect "sign-in with MFA" "$(web_signin "$J" mfa-fay@example.org)" "303 $WEB_A/"
+web_get "$J" "$WEB_A/" >/dev/null
+CSRF=$(web_csrf)
+expect "token with MFA" "$(web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" \
+    "label=x" "scope=imap" "expiry=30d")" "200 "
+
+# Every refusal left an audit row; none left a session behind.
+expect "refusals audited" "$(web_sql "SELECT count(*) >= 12 FROM audit_log WHERE action = 'web.login_failed'")" t
+expect_no_grep "no client secret logged" "$IDP_SECRET" "$W/a.log"
+expect_no_grep "no code logged" "$CODE" "$W/a.log"
+web_done
