@@ -37,12 +37,12 @@ void db_close(struct db **dbp);
 /* Why db_open_ex() failed, for programs that map it to exit codes. */
 enum db_open_error {
 	DB_OPEN_OK = 0,
-	DB_OPEN_UNREACHABLE,	/* MG_TEMPFAIL: server down, timeout */
-	DB_OPEN_LOGIN_REFUSED,	/* MG_TEMPFAIL: password, role, database */
-	DB_OPEN_BAD_URL,	/* MG_PERMFAIL: [database] url does not parse */
-	DB_OPEN_SCHEMA_NEWER,	/* MG_PERMFAIL: upgrade mailgate */
-	DB_OPEN_SCHEMA_OLDER,	/* MG_PERMFAIL: run "mailgate db migrate" */
-	DB_OPEN_FAILED,		/* MG_TEMPFAIL: a query of the check failed */
+	DB_OPEN_UNREACHABLE,   /* MG_TEMPFAIL: server down, timeout */
+	DB_OPEN_LOGIN_REFUSED, /* MG_TEMPFAIL: password, role, database */
+	DB_OPEN_BAD_URL,       /* MG_PERMFAIL: [database] url does not parse */
+	DB_OPEN_SCHEMA_NEWER,  /* MG_PERMFAIL: upgrade mailgate */
+	DB_OPEN_SCHEMA_OLDER,  /* MG_PERMFAIL: run "mailgate db migrate" */
+	DB_OPEN_FAILED,        /* MG_TEMPFAIL: a query of the check failed */
 };
 
 /* db_open() that also says why it failed (why_r may be NULL). */
@@ -56,8 +56,8 @@ int db_schema_known(void);
  * The highest applied version: 0 when nothing is applied yet (no
  * mailgate_schema_migrations table). MG_TEMPFAIL on a database error.
  */
-enum mg_result db_schema_version(struct db *db, int *version_r,
-    char **errstr_r);
+enum mg_result db_schema_version(
+    struct db *db, int *version_r, char **errstr_r);
 
 /* One row of mailgate_schema_migrations. */
 struct db_applied {
@@ -77,8 +77,8 @@ enum mg_result db_schema_history(struct db *db, struct db_applied **list_r,
  * database is newer than this binary (nothing changed). MG_TEMPFAIL: a
  * database error; the transaction was rolled back, nothing changed.
  */
-enum mg_result db_migrate(struct db *db, int *from_r, int *to_r,
-    char **errstr_r);
+enum mg_result db_migrate(
+    struct db *db, int *from_r, int *to_r, char **errstr_r);
 
 /* Borrowed: for modules that run their own statements. */
 PGconn *db_pgconn(struct db *db);
@@ -102,13 +102,13 @@ enum mg_result db_token_fetch(struct db *db, const char *public_id,
 /* A successful login, remembered and written later in batches. */
 struct token_use {
 	char id[TOKEN_ID_LEN + 1];
-	int64_t at;	  /* unix seconds */
-	char ip[46];	  /* textual address, or "" when unknown */
+	int64_t at;       /* unix seconds */
+	char ip[46];      /* textual address, or "" when unknown */
 	char service[16]; /* imap, smtp, ... */
 };
 
 /* Record many uses in one statement (latest per token wins). */
-enum mg_result db_token_touch(struct db *db, const struct token_use *uses,
-    size_t count, char **errstr_r);
+enum mg_result db_token_touch(
+    struct db *db, const struct token_use *uses, size_t count, char **errstr_r);
 
 #endif

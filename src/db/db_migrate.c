@@ -82,8 +82,8 @@ db_migrate_current(struct db *db, int *version_r, char **errstr_r)
 	if (res == NULL)
 		return MG_TEMPFAIL;
 	if (db_col_int64(res, 0, 0, &max) < 0 ||
-	    db_col_int64(res, 0, 1, &count) < 0 || max < 0 ||
-	    max > INT32_MAX || (max <= db_schema_known() && max != count)) {
+	    db_col_int64(res, 0, 1, &count) < 0 || max < 0 || max > INT32_MAX ||
+	    (max <= db_schema_known() && max != count)) {
 		PQclear(res);
 		*errstr_r = xstrdup("mailgate_schema_migrations is damaged: "
 				    "versions are not 1, 2, 3, ...");
