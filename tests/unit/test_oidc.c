@@ -1074,6 +1074,73 @@ jwks_rotation(void **state)
 	setup_world();
 }
 
+struct thread_arg {
+	struct oidc *o;
+	const char *tok;
+	const char *forged;
+	int ok;
+};
+
+static void *
+verify_thread(void *p)
+{
+	struct thread_arg *a = p;
+	json_t *got;
+	char *err;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		got = NULL;
+		err = NULL;
+		if (oidc_verify_id_token(a->o, a->tok, strlen(a->tok), NONCE,
+			NOW, &got, &err) == MG_OK)
+			a->ok++;
+		json_decref(got);
+		free(err);
+		err = NULL;
+		(void)oidc_verify_id_token(
+		    a->o, a->forged, strlen(a->forged), NONCE, NOW, &got, &err);
+		free(err);
+	}
+	return NULL;
+}
+
+/* One struct oidc, many threads, cache expiring and refetching. */
+static void
+threads_share_one_rp(void **state)
+{
+	char *iss = issuer_of("mail"), *tok, *forged;
+	struct thread_arg a[6];
+	pthread_t t[6];
+	json_t *cl;
+	struct oidc *o;
+	size_t i;
+
+	(void)state;
+	setup_world();
+	o = rp_new(iss, 5, 0, NULL);
+	cl = base_claims("mail");
+	tok = sign(rsa1, "RS256", "rsa1", cl);
+	forged = sign(rsa1, "RS256", "forged", cl);
+	for (i = 0; i < 6; i++) {
+		a[i].o = o;
+		a[i].tok = tok;
+		a[i].forged = forged;
+		a[i].ok = 0;
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, verify_thread, &a[i]), 0);
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].ok, 40);
+	}
+	json_decref(cl);
+	free(tok);
+	free(forged);
+	oidc_free(&o);
+	free(iss);
+}
+
 /* ---------------------------------------------------------------- */
 /* PKCE, login URL, token exchange, userinfo. */
 
@@ -1571,6 +1638,7 @@ main(void)
 		cmocka_unit_test(jwks_rotation),
 		cmocka_unit_test(verify_cases),
 		cmocka_unit_test(verify_shapes),
+		cmocka_unit_test(threads_share_one_rp),
 		cmocka_unit_test(login_url),
 		cmocka_unit_test(callback_helpers),
 		cmocka_unit_test(token_exchange_basic),
