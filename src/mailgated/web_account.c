@@ -69,7 +69,12 @@ web_account_time(struct http_buf *b, int64_t t, const char *none)
 		http_buf_esc(b, none);
 		return;
 	}
+	/* "2026-01-01T12:30:00Z" -> "2026-01-01 12:30 UTC" */
 	format_time(t, when, sizeof(when));
+	if (strlen(when) == 20) {
+		when[10] = ' ';
+		memcpy(when + 16, " UTC", 5);
+	}
 	http_buf_esc(b, when);
 }
 

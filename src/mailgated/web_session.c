@@ -145,7 +145,13 @@ web_session_same_origin(struct http_req *req, const char **why_r)
 	const char *origin = http_header(req, "Origin");
 	const char *site = http_header(req, "Sec-Fetch-Site");
 
-	if (origin != NULL && strcmp(origin, req->h->origin) != 0) {
+	/*
+	 * Under "Referrer-Policy: no-referrer" browsers send "Origin: null"
+	 * on our own form posts: that proves nothing either way, so
+	 * Sec-Fetch-Site and the CSRF token decide.
+	 */
+	if (origin != NULL && strcmp(origin, "null") != 0 &&
+	    strcmp(origin, req->h->origin) != 0) {
 		*why_r = "origin";
 		return false;
 	}
