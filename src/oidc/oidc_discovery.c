@@ -262,8 +262,6 @@ oidc_discovery_publish(struct oidc *oidc, struct oidc_disco *d)
 	oidc->disco = d;
 	if (old != NULL && --old->refs == 0)
 		oidc_discovery_free(old);
-	else
-		old = NULL;
 	pthread_mutex_unlock(&oidc->lock);
 }
 
