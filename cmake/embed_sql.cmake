@@ -1,6 +1,7 @@
 # embed_sql.cmake - turn sql/NNNN_name.sql files into a C table.
 # Input: -DOUT=<file.c> -DSQL=<list of .sql files, sorted>.
 # Each file becomes { version, "name", bytes }; versions must be 1, 2, 3...
+string(REPLACE "|" ";" SQL "${SQL}")
 set(body "")
 set(table "")
 set(expect 1)
