@@ -26,6 +26,12 @@ void mg_assert_fail(const char *expr, const char *file, int line)
 #define MG_ASSERT(expr)                                                     \
 	((expr) ? (void)0 : mg_assert_fail(#expr, __FILE__, __LINE__))
 
+/* A state that cannot happen: abort with msg and the place. */
+#define MG_BUG(msg) mg_assert_fail(msg, __FILE__, __LINE__)
+
+/* Marks an intended fall-through between switch cases. */
+#define MG_FALLTHROUGH __attribute__((fallthrough))
+
 #define MG_N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

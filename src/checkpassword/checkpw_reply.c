@@ -174,6 +174,6 @@ checkpw_reply_feed(struct checkpw_reply *r, const char *line, size_t len)
 	case CHECKPW_REPLY_RESULT:
 		return checkpw_reply_result(r, line, len);
 	}
-	MG_ASSERT(!"unknown reply state");
+	MG_BUG("unknown reply state");
 	return -1;
 }

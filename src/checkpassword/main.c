@@ -104,7 +104,7 @@ checkpw_main_args(int argc, char **argv, struct checkpw_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->timeout_s = CHECKPW_TIMEOUT_DEFAULT;
 	if (checkpw_target_unix(CHECKPW_DEFAULT_SOCKET, &o->target) < 0)
-		MG_ASSERT(!"default socket path");
+		MG_BUG("default socket path");
 
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
 		if (strcmp(argv[i], "--") == 0) {

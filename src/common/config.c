@@ -446,7 +446,7 @@ config_lex_end(
 		return 0;
 	case CONFIG_LEX_VALUE:
 		lx->value[lx->value_keep] = '\0';
-		/* FALLTHROUGH */
+		MG_FALLTHROUGH;
 	case CONFIG_LEX_BEFORE_VALUE:
 	case CONFIG_LEX_AFTER_QUOTE:
 		*kind_r = CONFIG_LINE_KEY;
@@ -463,7 +463,7 @@ config_lex_end(
 		*why_r = "missing closing '\"'";
 		return -1;
 	}
-	MG_ASSERT(!"config_lex_end: bad state");
+	MG_BUG("config_lex_end: bad state");
 	return -1;
 }
 
@@ -1242,7 +1242,7 @@ config_read_file(
 	struct stat st;
 	char *buf;
 	size_t len = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd;
 
 	/* O_NONBLOCK: a FIFO named by mistake must not hang the open. */

@@ -64,6 +64,10 @@ log_level_parse(const char *s, enum log_level *level_r)
 
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX], stamp[32];
 	struct timespec ts;

@@ -130,7 +130,7 @@ db_connect(const struct config *cfg, PGconn **conn_r, enum db_open_error *why_r,
 	keys[4] = NULL, vals[4] = NULL;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL)
-		MG_ASSERT(!"libpq could not allocate a connection");
+		MG_BUG("libpq could not allocate a connection");
 
 	if (PQstatus(conn) != CONNECTION_OK) {
 		bool refused = PQconnectionUsedPassword(conn) ||

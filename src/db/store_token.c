@@ -213,7 +213,7 @@ store_token_issue_once(struct db *db, const struct token_keyring *kr,
 
 	tok = token_generate(id);
 	if (token_hash(kr, NULL, tok->buf, tok->len, hash) < 0)
-		MG_ASSERT(!"the current key is always in the keyring");
+		MG_BUG("the current key is always in the keyring");
 	store_token_hex(hash, sizeof(hash), hash_hex);
 	ret = store_token_insert_audit(db, actor, req, id, hash_hex, mailbox_id,
 	    token_keyring_current_id(kr), errstr_r);

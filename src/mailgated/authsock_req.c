@@ -568,7 +568,7 @@ authsock_req_continue(
 		break;
 	case AUTHSOCK_REQ_VERIFYING:
 	case AUTHSOCK_REQ_DELAYING:
-		MG_ASSERT(!"continuation in a busy state");
+		MG_BUG("continuation in a busy state");
 		break;
 	}
 }

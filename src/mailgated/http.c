@@ -131,7 +131,7 @@ http_reply_add_cookie(struct http_reply *rep, char *cookie)
 	else if (rep->cookies[1] == NULL)
 		rep->cookies[1] = cookie;
 	else
-		MG_ASSERT(!"more than two cookies in one reply");
+		MG_BUG("more than two cookies in one reply");
 }
 
 /* ---- sending ---- */
