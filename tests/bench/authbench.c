@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AUTHBENCH_BUF	    8192
+#define AUTHBENCH_BUF       8192
 #define AUTHBENCH_CREDS_MAX 100000
 #define AUTHBENCH_PIDS_MAX  64
 
@@ -125,15 +125,14 @@ authbench_load_creds(struct authbench *b, const char *path)
 	}
 	fclose(f);
 	if (b->ncreds == 0) {
-		fprintf(stderr, "authbench: no user<TAB>password in %s\n",
-		    path);
+		fprintf(
+		    stderr, "authbench: no user<TAB>password in %s\n", path);
 		exit(1);
 	}
 }
 
 static int
-authbench_target(struct authbench *b, const char *unix_path,
-    const char *tcp)
+authbench_target(struct authbench *b, const char *unix_path, const char *tcp)
 {
 	struct sockaddr_un *sun = (struct sockaddr_un *)&b->addr;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&b->addr;
@@ -189,7 +188,8 @@ authbench_send_auth(struct authbench *b, struct authbench_conn *c)
 	c->cred = b->next_cred++ % b->ncreds;
 	n = snprintf(line, sizeof(line),
 	    "AUTH\t%u\tPLAIN\tservice=%s\trip=127.0.0.1\tlip=127.0.0.1\t"
-	    "secured\tresp=%s\n", c->id, b->service, b->lines[c->cred]);
+	    "secured\tresp=%s\n",
+	    c->id, b->service, b->lines[c->cred]);
 	c->sent_ns = authbench_now();
 	authbench_write(c->fd, line, (size_t)n);
 }
@@ -210,8 +210,8 @@ authbench_connect(struct authbench *b, int ep, struct authbench_conn *c)
 	if (b->addr.ss_family == AF_INET)
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-	n = snprintf(hello, sizeof(hello), "VERSION\t1\t2\nCPID\t%ld\n",
-	    (long)getpid());
+	n = snprintf(
+	    hello, sizeof(hello), "VERSION\t1\t2\nCPID\t%ld\n", (long)getpid());
 	authbench_write(c->fd, hello, (size_t)n);
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
 		authbench_die("epoll_ctl");
@@ -275,21 +275,22 @@ authbench_read(struct authbench *b, struct authbench_conn *c)
 	ssize_t n;
 
 	for (;;) {
-		n = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen,
-		    0);
+		n = recv(
+		    c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			fprintf(stderr, "authbench: server closed a "
+			fprintf(stderr,
+			    "authbench: server closed a "
 			    "connection\n");
 			exit(1);
 		}
 		c->rlen += (size_t)n;
 		p = c->rbuf;
-		while ((nl = memchr(p, '\n', c->rlen - (size_t)(p - c->rbuf)))
-		    != NULL) {
+		while ((nl = memchr(p, '\n',
+			    c->rlen - (size_t)(p - c->rbuf))) != NULL) {
 			*nl = '\0';
 			authbench_line(b, c, p);
 			p = nl + 1;
@@ -320,8 +321,10 @@ authbench_cpu(const long *pids, int npids)
 			continue;
 		if (fgets(buf, sizeof(buf), f) != NULL &&
 		    (p = strrchr(buf, ')')) != NULL &&
-		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-			"%*u %llu %llu", &ut, &st) == 2)
+		    sscanf(p + 2,
+			"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			"%*u %llu %llu",
+			&ut, &st) == 2)
 			sum += ut + st;
 		fclose(f);
 	}
@@ -446,13 +449,13 @@ main(int argc, char **argv)
 
 	if (idle > 0) {
 		/* Handshakes done, nothing in flight: what idle costs. */
-		authbench_loop(&b, ep, authbench_now() +
-		    (uint64_t)(secs * 1e9));
+		authbench_loop(
+		    &b, ep, authbench_now() + (uint64_t)(secs * 1e9));
 		for (i = 0; i < nconns && conns[i].ready; i++)
 			;
 		printf("idle_conns=%d handshaked=%d rss_before_kib=%ld "
-		       "rss_after_kib=%ld per_conn_bytes=%.0f\n", idle, i,
-		    rss0, authbench_rss_kib(pids[0]),
+		       "rss_after_kib=%ld per_conn_bytes=%.0f\n",
+		    idle, i, rss0, authbench_rss_kib(pids[0]),
 		    (double)(authbench_rss_kib(pids[0]) - rss0) * 1024 / idle);
 		return i == nconns ? 0 : 1;
 	}
@@ -473,13 +476,13 @@ main(int argc, char **argv)
 	qsort(b.lat, b.nlat, sizeof(*b.lat), authbench_cmp);
 	rate = (double)b.nlat / ((double)(t1 - t0) / 1e9);
 	tick = sysconf(_SC_CLK_TCK);
-	cpu_us = npids > 0 ? (double)(cpu1 - cpu0) * 1e6 / (double)tick /
-	    (double)b.nlat : -1;
+	cpu_us = npids > 0 ?
+	    (double)(cpu1 - cpu0) * 1e6 / (double)tick / (double)b.nlat :
+	    -1;
 	printf("conns=%d secs=%.1f auths=%zu ok=%llu fail=%llu rate=%.0f "
 	       "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f cpu_us_per_auth=%.2f\n",
-	    nconns, (double)(t1 - t0) / 1e9, b.nlat,
-	    (unsigned long long)b.ok, (unsigned long long)b.fail, rate,
-	    (double)b.lat[b.nlat / 2] / 1e6,
+	    nconns, (double)(t1 - t0) / 1e9, b.nlat, (unsigned long long)b.ok,
+	    (unsigned long long)b.fail, rate, (double)b.lat[b.nlat / 2] / 1e6,
 	    (double)b.lat[b.nlat * 99 / 100] / 1e6,
 	    (double)b.lat[b.nlat - 1] / 1e6, cpu_us);
 	return b.fail > 0 ? 3 : 0;

@@ -29,9 +29,9 @@ export MG_TB MG_POP3_PORT
 . "$MG_SRC/tests/testbed/lib.sh"
 
 for p in mailgate mailgated mailgate-checkpassword; do
-	[ -x "$MG_BUILD/$p" ] || { echo "SKIP: $MG_BUILD/$p not built"; exit 77; }
+	[ -x "$MG_BUILD/$p" ] || { echo "FAIL: $MG_BUILD/$p not built"; exit 1; }
 done
-command -v dovecot >/dev/null || { echo "SKIP: no dovecot"; exit 77; }
+command -v dovecot >/dev/null || { echo "FAIL: no dovecot"; exit 1; }
 
 D=$MG_TB/cpw-dovecot
 rm -rf "$D"
