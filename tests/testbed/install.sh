@@ -35,11 +35,12 @@ then
 	PKGS+=(nodejs npm)
 fi
 
+# One dpkg-query for all: "name ii " per installed package.
+installed=" $(dpkg-query -W -f='${Package}=${db:Status-Abbrev}\n' \
+    "${PKGS[@]}" 2>/dev/null | sed -n 's/=ii *$//p' | tr '\n' ' ') "
 missing=()
 for p in "${PKGS[@]}"; do
-	status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null ||
-	    true)
-	if [ "${status:0:2}" != ii ]; then
+	if [[ $installed != *" $p "* ]]; then
 		missing+=("$p")
 	fi
 done
