@@ -36,8 +36,10 @@ then
 fi
 
 # One dpkg-query for all: "name ii " per installed package.
-installed=" $(dpkg-query -W -f='${Package}=${db:Status-Abbrev}\n' \
-    "${PKGS[@]}" 2>/dev/null | sed -n 's/=ii *$//p' | tr '\n' ' ') "
+# (It fails when a package is unknown to dpkg: that one is missing.)
+installed=" $({ dpkg-query -W -f='${Package}=${db:Status-Abbrev}\n' \
+    "${PKGS[@]}" 2>/dev/null || true; } | sed -n 's/=ii *$//p' |
+    tr '\n' ' ') "
 missing=()
 for p in "${PKGS[@]}"; do
 	if [[ $installed != *" $p "* ]]; then
