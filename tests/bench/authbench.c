@@ -312,7 +312,7 @@ authbench_cpu(const long *pids, int npids)
 	unsigned long long ut, st;
 	uint64_t sum = 0;
 	FILE *f;
-	int i;
+	int i, n;
 
 	for (i = 0; i < npids; i++) {
 		snprintf(path, sizeof(path), "/proc/%ld/stat", pids[i]);
@@ -320,12 +320,20 @@ authbench_cpu(const long *pids, int npids)
 		if (f == NULL)
 			continue;
 		if (fgets(buf, sizeof(buf), f) != NULL &&
-		    (p = strrchr(buf, ')')) != NULL &&
-		    sscanf(p + 2,
-			"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-			"%*u %llu %llu",
-			&ut, &st) == 2)
-			sum += ut + st;
+		    (p = strrchr(buf, ')')) != NULL) {
+			/* After "pid (comm) ": fields 3..13, then utime, stime.
+			 */
+			p += 2;
+			for (n = 0; n < 11 && p != NULL; n++) {
+				p = strchr(p, ' ');
+				p = p != NULL ? p + 1 : NULL;
+			}
+			if (p != NULL) {
+				ut = strtoull(p, &p, 10);
+				st = strtoull(p, NULL, 10);
+				sum += ut + st;
+			}
+		}
 		fclose(f);
 	}
 	return sum;
@@ -409,7 +417,7 @@ main(int argc, char **argv)
 		else if (strcmp(o, "--tcp") == 0)
 			tcp = v;
 		else if (strcmp(o, "-c") == 0)
-			nconns = atoi(v);
+			nconns = (int)strtol(v, NULL, 10);
 		else if (strcmp(o, "-d") == 0)
 			secs = atof(v);
 		else if (strcmp(o, "-w") == 0)
@@ -419,9 +427,9 @@ main(int argc, char **argv)
 		else if (strcmp(o, "-f") == 0)
 			creds = v;
 		else if (strcmp(o, "--idle") == 0)
-			idle = atoi(v);
+			idle = (int)strtol(v, NULL, 10);
 		else if (strcmp(o, "--pid") == 0 && npids < AUTHBENCH_PIDS_MAX)
-			pids[npids++] = atol(v);
+			pids[npids++] = strtol(v, NULL, 10);
 		else
 			authbench_usage();
 		i++;
