@@ -29,60 +29,68 @@ struct config {
 	char *path; /* file read, or NULL when none */
 
 	struct {
-		struct secret *url; /* libpq conninfo or URI; may hold a password */
+		/* libpq conninfo or URI; may hold a password */
+		struct secret *url;
 		int64_t connect_timeout; /* seconds, default 5 */
 	} database;
 
 	struct {
-		char *key_file;			 /* current key: hashes new tokens */
-		struct config_list previous_key_files; /* still verify */
-		int64_t default_expiry; /* seconds; 0 = never. default 365d */
-		int64_t max_expiry;	/* seconds; 0 = no limit */
+		char *key_file; /* current key: hashes new tokens */
+		/* older keys: still verify tokens they hashed */
+		struct config_list previous_key_files;
+		int64_t default_expiry; /* seconds; 0 = never; default 365d */
+		int64_t max_expiry;     /* seconds; 0 = no limit */
 	} tokens;
 
 	struct {
-		char *socket;	    /* default /run/mailgate/auth */
-		char *socket_user;  /* owner after bind; NULL = keep */
-		char *socket_group; /* group after bind; NULL = keep */
+		char *socket;             /* default /run/mailgate/auth */
+		char *socket_user;        /* owner after bind; NULL = keep */
+		char *socket_group;       /* group after bind; NULL = keep */
 		unsigned int socket_mode; /* octal, default 0660 */
-		char *tcp_listen;   /* "127.0.0.1:9143"; NULL = off, loopback only */
+		/* "127.0.0.1:9143"; NULL = off; loopback only */
+		char *tcp_listen;
 		unsigned int max_connections; /* default 4096 */
-		int64_t cache_ttl;	/* seconds a verified token may be reused */
-		int64_t failure_delay;	/* ms added to each failure, default 1000 */
-		unsigned int lockout_failures; /* per address/mailbox, default 10 */
-		int64_t lockout_time;	/* seconds, default 900 */
+		/* seconds a fetched token record may be reused */
+		int64_t cache_ttl;
+		int64_t failure_delay;         /* ms added to each failure */
+		unsigned int lockout_failures; /* per address or mailbox */
+		int64_t lockout_time;          /* seconds, default 900 */
 	} auth;
 
 	struct {
-		char *listen;	  /* default 127.0.0.1:8080; empty = no HTTP */
+		char *listen;     /* default 127.0.0.1:8080; "" = no HTTP */
 		char *public_url; /* https://mail-auth.example.org */
-		struct config_list trusted_proxies; /* CIDRs whose XFF we trust */
+		/* CIDRs whose X-Forwarded-For is trusted */
+		struct config_list trusted_proxies;
 		unsigned int max_connections; /* default 256 */
-		int64_t session_idle;	/* seconds, default 1800 */
-		int64_t session_max;	/* seconds, default 43200 */
+		int64_t session_idle;         /* seconds, default 1800 */
+		int64_t session_max;          /* seconds, default 43200 */
 	} http;
 
 	struct {
 		char *issuer;
 		char *client_id;
 		struct secret *client_secret;
-		char *scopes;		/* default "openid email profile" */
-		char *ca_file;		/* extra CA bundle for the provider */
-		char *token_auth_method; /* client_secret_basic | client_secret_post */
-		struct config_list allowed_algs; /* default RS256 ES256 HS256 */
-		int64_t clock_skew;	/* seconds, default 60, at most 300 */
-		int64_t http_timeout;	/* seconds, default 10 */
+		char *scopes;  /* default "openid email profile" */
+		char *ca_file; /* extra CA bundle for the provider */
+		/* client_secret_basic | client_secret_post */
+		char *token_auth_method;
+		/* default RS256 ES256 HS256 */
+		struct config_list allowed_algs;
+		int64_t clock_skew;   /* seconds, default 60, at most 300 */
+		int64_t http_timeout; /* seconds, default 10 */
 	} oidc;
 
 	struct {
-		char *address_claim;	/* default "email" */
-		char *address_template; /* "{preferred_username}@example.org" */
+		char *address_claim; /* default "email" */
+		/* "{preferred_username}@example.org" */
+		char *address_template;
 		struct config_list allowed_domains;
 		struct config_list required_groups;
-		char *groups_claim;	/* default "groups" */
+		char *groups_claim;          /* default "groups" */
 		bool require_email_verified; /* default false */
-		bool require_mfa;	/* default false */
-		bool create_mailboxes;	/* default false */
+		bool require_mfa;            /* default false */
+		bool create_mailboxes;       /* default false */
 	} mapping;
 
 	struct {
@@ -107,11 +115,11 @@ enum config_need {
  * reads like "/etc/mailgate/mailgate.conf:12: [auth] socket_mode: not an
  * octal mode". Owned result: release with config_free().
  */
-int config_load(const char *path, char *const *envp,
-    struct config **cfg_r, char **errstr_r);
-/* 0, or -1 and an owned message naming the missing key and its env name. */
-int config_require(const struct config *cfg, unsigned int needs,
+int config_load(const char *path, char *const *envp, struct config **cfg_r,
     char **errstr_r);
+/* 0, or -1 and an owned message naming the missing key and its env name. */
+int config_require(
+    const struct config *cfg, unsigned int needs, char **errstr_r);
 void config_free(struct config **cfgp);
 
 #endif

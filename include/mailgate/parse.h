@@ -30,8 +30,7 @@ int parse_duration(const char *s, int64_t *secs_r, const char **errstr_r);
  * "2026-01-01T12:30:00+02:00", "@1767225600", "now", or a duration
  * ago: "7d" / "-7d" (both mean seven days before now).
  */
-int parse_time(const char *s, int64_t now, int64_t *t_r,
-    const char **errstr_r);
+int parse_time(const char *s, int64_t now, int64_t *t_r, const char **errstr_r);
 
 /* Format unix seconds as "2026-01-01T12:30:00Z" into buf (>= 21 bytes). */
 void format_time(int64_t t, char *buf, size_t size);
@@ -42,8 +41,8 @@ void format_time(int64_t t, char *buf, size_t size);
  * domain of LDH labels (IDN in its xn-- form), at most ADDRESS_MAX in
  * all, ASCII only. 0 or -1 with *errstr_r (static text).
  */
-int address_normalize(const char *in, char out[ADDRESS_MAX + 1],
-    const char **errstr_r);
+int address_normalize(
+    const char *in, char out[ADDRESS_MAX + 1], const char **errstr_r);
 
 /* Strict RFC 4648 base64 (padding required, no blanks). */
 int base64_decode(const char *in, size_t in_len, unsigned char *out,

@@ -23,7 +23,7 @@ void mg_assert_fail(const char *expr, const char *file, int line)
     __attribute__((noreturn));
 
 /* A bug in mailgate: abort with the place, never continue. */
-#define MG_ASSERT(expr)                                                     \
+#define MG_ASSERT(expr)                                                        \
 	((expr) ? (void)0 : mg_assert_fail(#expr, __FILE__, __LINE__))
 
 /* A state that cannot happen: abort with msg and the place. */

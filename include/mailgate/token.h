@@ -20,16 +20,17 @@
 #include "mailgate/result.h"
 #include "mailgate/secret.h"
 
-#define TOKEN_PREFIX	 "mgt_"
+#define TOKEN_PREFIX     "mgt_"
 #define TOKEN_PREFIX_LEN 4
-#define TOKEN_ID_LEN	 12
+#define TOKEN_ID_LEN     12
 #define TOKEN_SECRET_LEN 30
-#define TOKEN_CHECK_LEN	 6
-#define TOKEN_LEN                                                           \
-	(TOKEN_PREFIX_LEN + TOKEN_ID_LEN + 1 + TOKEN_SECRET_LEN + TOKEN_CHECK_LEN)
-#define TOKEN_HASH_LEN	 32 /* HMAC-SHA256 */
+#define TOKEN_CHECK_LEN  6
+#define TOKEN_LEN                                                              \
+	(TOKEN_PREFIX_LEN + TOKEN_ID_LEN + 1 + TOKEN_SECRET_LEN +              \
+	    TOKEN_CHECK_LEN)
+#define TOKEN_HASH_LEN   32 /* HMAC-SHA256 */
 #define TOKEN_KEY_ID_LEN 8  /* hex chars naming a key */
-#define TOKEN_KEY_MIN	 32 /* bytes */
+#define TOKEN_KEY_MIN    32 /* bytes */
 
 /* Scopes are the services a token may log in to. */
 enum token_scope {
@@ -42,8 +43,8 @@ enum token_scope {
 };
 
 /* "imap,smtp", "imap smtp" or "all" -> mask. 0 or -1 with *errstr_r. */
-int token_scopes_parse(const char *s, unsigned int *mask_r,
-    const char **errstr_r);
+int token_scopes_parse(
+    const char *s, unsigned int *mask_r, const char **errstr_r);
 /* mask -> "imap,smtp" (or "all"); returns the length, like snprintf. */
 size_t token_scopes_format(unsigned int mask, char *buf, size_t size);
 /*
@@ -79,8 +80,8 @@ int token_keyring_load(const char *current_file,
     struct token_keyring **kr_r, char **errstr_r);
 /* Owned: keys given as bytes (tests, key generation). */
 struct token_keyring *token_keyring_new(const void *key, size_t len);
-int token_keyring_add_previous(struct token_keyring *kr, const void *key,
-    size_t len);
+int token_keyring_add_previous(
+    struct token_keyring *kr, const void *key, size_t len);
 void token_keyring_free(struct token_keyring **krp);
 /* Borrowed: the current key's id. */
 const char *token_keyring_current_id(const struct token_keyring *kr);
@@ -98,25 +99,25 @@ struct token_record {
 	char id[TOKEN_ID_LEN + 1];
 	char key_id[TOKEN_KEY_ID_LEN + 1];
 	unsigned char hash[TOKEN_HASH_LEN];
-	char mailbox[255];	/* canonical, lower case */
+	char mailbox[255]; /* canonical, lower case */
 	bool mailbox_enabled;
 	unsigned int scopes;
-	int64_t expires_at;	/* unix seconds; 0 = never */
-	int64_t revoked_at;	/* unix seconds; 0 = not revoked */
+	int64_t expires_at; /* unix seconds; 0 = never */
+	int64_t revoked_at; /* unix seconds; 0 = not revoked */
 };
 
 /* Why a check failed: logged as reason=, never shown to the client. */
 enum token_reason {
 	TOKEN_REASON_OK = 0,
-	TOKEN_REASON_MALFORMED,	  /* shape or checksum */
-	TOKEN_REASON_UNKNOWN,	  /* no such id */
-	TOKEN_REASON_MISMATCH,	  /* hash differs */
+	TOKEN_REASON_MALFORMED,   /* shape or checksum */
+	TOKEN_REASON_UNKNOWN,     /* no such id */
+	TOKEN_REASON_MISMATCH,    /* hash differs */
 	TOKEN_REASON_KEY_RETIRED, /* hashed with a key we no longer have */
 	TOKEN_REASON_WRONG_USER,  /* username is not the token's mailbox */
-	TOKEN_REASON_SCOPE,	  /* service not in the token's scopes */
+	TOKEN_REASON_SCOPE,       /* service not in the token's scopes */
 	TOKEN_REASON_EXPIRED,
 	TOKEN_REASON_REVOKED,
-	TOKEN_REASON_DISABLED,	  /* mailbox disabled */
+	TOKEN_REASON_DISABLED, /* mailbox disabled */
 };
 /* Borrowed static text: "malformed", "unknown", "mismatch", ... */
 const char *token_reason_str(enum token_reason reason);

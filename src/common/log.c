@@ -62,8 +62,7 @@ log_level_parse(const char *s, enum log_level *level_r)
 	return -1;
 }
 
-static void
-log_vwrite(enum log_level level, const char *fmt, va_list ap)
+static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
 static void
@@ -88,13 +87,13 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	    ts.tv_nsec / 1000000, log_ident, log_levels[level].name, line);
 }
 
-#define LOG_DEFINE(fn, level)                                               \
-	void fn(const char *fmt, ...)                                       \
-	{                                                                   \
-		va_list ap;                                                 \
-		va_start(ap, fmt);                                          \
-		log_vwrite(level, fmt, ap);                                 \
-		va_end(ap);                                                 \
+#define LOG_DEFINE(fn, level)                                                  \
+	void fn(const char *fmt, ...)                                          \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		log_vwrite(level, fmt, ap);                                    \
+		va_end(ap);                                                    \
 	}
 
 LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)

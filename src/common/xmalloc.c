@@ -12,8 +12,7 @@
 
 #include "mailgate/result.h"
 
-static void
-xmalloc_oom(size_t size) __attribute__((noreturn));
+static void xmalloc_oom(size_t size) __attribute__((noreturn));
 
 static void
 xmalloc_oom(size_t size)
