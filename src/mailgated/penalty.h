@@ -3,11 +3,11 @@
  * penalty.h - failed logins per remote address and per mailbox: a delay
  * that grows with each failure and a temporary lockout.
  *
- * The counters live in this process only. Several mailgated instances on
- * one database each keep their own, so an attacker spread over N
- * instances gets N times the attempts before a lockout (see
- * docs/postfix.md, "Brute force"). Memory is fixed: a full table
- * forgets its oldest entries.
+ * XXX: the counters live in this process only. Several mailgated
+ * instances on one database each keep their own, so an attacker spread
+ * over N instances gets N times the attempts before a lockout
+ * (docs/KNOWN_ISSUES.md, "Failure counters are per instance"). Memory is
+ * fixed: a full table forgets its oldest entries.
  */
 #ifndef MAILGATED_PENALTY_H
 #define MAILGATED_PENALTY_H
