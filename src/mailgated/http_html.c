@@ -6,6 +6,7 @@
  */
 #include "http_html.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "mailgate/limits.h"
@@ -85,7 +86,8 @@ size_t
 http_html_escape(const char *s, char *out, size_t size)
 {
 	const char *ent;
-	size_t need = 0, n;
+	size_t need = 0, put = 0, n;
+	bool full = false;
 	unsigned char c;
 
 	for (; *s != '\0'; s++) {
@@ -94,16 +96,20 @@ http_html_escape(const char *s, char *out, size_t size)
 			continue;
 		ent = http_html_entity(c);
 		n = ent != NULL ? strlen(ent) : 1;
-		if (size > 0 && need + n < size) {
+		/* Once one piece does not fit, nothing after it is written. */
+		if (!full && size > 0 && put + n < size) {
 			if (ent != NULL)
-				memcpy(out + need, ent, n);
+				memcpy(out + put, ent, n);
 			else
-				out[need] = (char)c;
+				out[put] = (char)c;
+			put += n;
+		} else {
+			full = true;
 		}
 		need += n;
 	}
 	if (size > 0)
-		out[need < size ? need : size - 1] = '\0';
+		out[put] = '\0';
 	return need;
 }
 

@@ -30,7 +30,8 @@ void http_buf_esc(struct http_buf *b, const char *s);
  * Escape s (NUL-terminated) into out of size bytes: & < > " ' become
  * entities, control bytes other than tab and newline are dropped.
  * Returns the length the whole escaped string needs (like snprintf);
- * out is always terminated when size > 0.
+ * out is always terminated when size > 0 and never ends in half an
+ * entity: once a piece does not fit, the rest is left out.
  */
 size_t http_html_escape(const char *s, char *out, size_t size);
 
