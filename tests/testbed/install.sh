@@ -18,6 +18,9 @@ set -euo pipefail
 PKGS=(
 	# build
 	gcc make cmake pkg-config clang-format git
+	# static checks, the clang sanitizer build and libFuzzer (the
+	# runtimes are only recommended by clang, and recommends are off)
+	clang clang-tidy cppcheck libclang-rt-14-dev llvm
 	libmicrohttpd-dev libcurl4-openssl-dev libcjose-dev libjansson-dev
 	libssl-dev libpq-dev libcmocka-dev
 	# the peers of the tests
