@@ -186,6 +186,9 @@ checkpw_main_ask(const struct checkpw_opts *o, struct checkpw_creds *creds,
 		exit(CHECKPW_EXIT_PERMFAIL); /* mailgated logged why */
 }
 
+static void checkpw_main_exec(const struct checkpw_opts *o, const char *user)
+    __attribute__((noreturn));
+
 /* Hand over to checkpassword-reply with what it should report. */
 static void
 checkpw_main_exec(const struct checkpw_opts *o, const char *user)

@@ -69,6 +69,10 @@ cli_die_input(const char *what, const char *value, const char *why)
 	    log_safe(value, 60), why);
 }
 
+static void cli_help(const struct cli_cmd *cmd) __attribute__((noreturn));
+static void cli_usage_die(const struct cli_cmd *cmd, const char *why)
+    __attribute__((noreturn));
+
 static void
 cli_help(const struct cli_cmd *cmd)
 {
@@ -101,10 +105,17 @@ cli_opt_find(
 	return NULL;
 }
 
+/* What one cli_parse() call works with. */
+struct cli_parser {
+	struct cli *cli;
+	const struct cli_cmd *cmd;
+	const struct cli_opt *opts;
+	size_t nopts;
+};
+
 /* One "--name[=value]" word; returns how many words it used (1 or 2). */
 static int
-cli_parse_long(struct cli *cli, const struct cli_cmd *cmd, char **argv, int i,
-    int argc, const struct cli_opt *opts, size_t nopts)
+cli_parse_long(const struct cli_parser *p, char **argv, int i, int argc)
 {
 	const char *arg = argv[i] + 2, *eq = strchr(arg, '=');
 	size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
@@ -113,18 +124,18 @@ cli_parse_long(struct cli *cli, const struct cli_cmd *cmd, char **argv, int i,
 	char why[160];
 
 	if (len == 6 && strncmp(arg, "config", 6) == 0) {
-		slot = &cli->config_path;
+		slot = &p->cli->config_path;
 	} else {
-		o = cli_opt_find(opts, nopts, arg, len);
+		o = cli_opt_find(p->opts, p->nopts, arg, len);
 		if (o == NULL) {
 			(void)snprintf(why, sizeof(why), "unknown option --%s",
 			    cli_show(arg, len < 40 ? len : 40));
-			cli_usage_die(cmd, why);
+			cli_usage_die(p->cmd, why);
 		}
 		if (o->flag != NULL) {
 			if (eq != NULL)
 				cli_usage_die(
-				    cmd, "this option takes no value");
+				    p->cmd, "this option takes no value");
 			*o->flag = true;
 			return 1;
 		}
@@ -137,7 +148,7 @@ cli_parse_long(struct cli *cli, const struct cli_cmd *cmd, char **argv, int i,
 	if (i + 1 >= argc) {
 		(void)snprintf(why, sizeof(why), "option --%.*s needs a value",
 		    (int)len, arg);
-		cli_usage_die(cmd, why);
+		cli_usage_die(p->cmd, why);
 	}
 	*slot = argv[i + 1];
 	return 2;
@@ -145,8 +156,9 @@ cli_parse_long(struct cli *cli, const struct cli_cmd *cmd, char **argv, int i,
 
 int
 cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
-    const struct cli_opt *opts, size_t nopts, int min, int max)
+    const struct cli_opt *opts, size_t nopts)
 {
+	const struct cli_parser p = { cli, cmd, opts, nopts };
 	bool rest = false;
 	int i = 0, npos = 0;
 
@@ -166,15 +178,14 @@ cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
 			cli->config_path = argv[i + 1];
 			i += 2;
 		} else if (a[1] == '-') {
-			i += cli_parse_long(
-			    cli, cmd, argv, i, argc, opts, nopts);
+			i += cli_parse_long(&p, argv, i, argc);
 		} else {
 			cli_usage_die(cmd, "unknown option");
 		}
 	}
-	if (npos < min)
+	if (npos < cmd->min_args)
 		cli_usage_die(cmd, "missing argument");
-	if (npos > max)
+	if (npos > cmd->max_args)
 		cli_usage_die(cmd, "too many arguments");
 	return npos;
 }
@@ -228,7 +239,7 @@ cli_open(struct cli *cli, unsigned int flags)
 }
 
 void
-cli_store_die(enum store_result r, int not_found_code, char *err)
+cli_store_die(enum store_result r, int not_found_code, const char *err)
 {
 	int code = CLI_EXIT_SOFTWARE;
 

@@ -53,7 +53,9 @@ struct cli_cmd {
 	const char *group; /* "token", or NULL for top-level commands */
 	const char *name;
 	const char *usage; /* "ADDR [--label TEXT] ..." */
-	const char *help;  /* the rest of the --help text */
+	int min_args;      /* positional words the usage allows */
+	int max_args;
+	const char *help; /* the rest of the --help text */
 	int (*run)(
 	    struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
 };
@@ -65,19 +67,19 @@ void cli_die(int code, const char *fmt, ...)
 /*
  * Parse argv (the words after the command name): options from opts,
  * "--help", "-c FILE"/"--config FILE", "--", and positional words. A
- * positional count outside [min, max] or an unknown option exits 64.
- * --help prints cmd's help and exits 0. Returns the positional count;
- * the words are moved to the front of argv.
+ * positional count outside [cmd->min_args, cmd->max_args] or an unknown
+ * option exits 64. --help prints cmd's help and exits 0. Returns the
+ * positional count; the words are moved to the front of argv.
  */
 int cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
-    const struct cli_opt *opts, size_t nopts, int min, int max);
+    const struct cli_opt *opts, size_t nopts);
 
 /* Load the configuration and require needs (config_need), or exit 78. */
 void cli_config(struct cli *cli, unsigned int needs);
 /* cli_config(DATABASE) and db_open_ex(flags), or exit 75/76/78. */
 void cli_open(struct cli *cli, unsigned int flags);
 /* Exit with the code a failed store call deserves (not_found: 66/67). */
-void cli_store_die(enum store_result r, int not_found_code, char *err)
+void cli_store_die(enum store_result r, int not_found_code, const char *err)
     __attribute__((noreturn));
 
 /*

@@ -73,7 +73,7 @@ cmd_audit_list(
 	size_t n = 0, i;
 	json_t *arr;
 
-	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 0, 0);
+	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	if (mailbox != NULL)
 		cli_address(mailbox, addr);
 	if (since_s != NULL)

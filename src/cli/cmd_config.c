@@ -18,7 +18,7 @@ cmd_config_check(
 	struct token_keyring *kr = NULL;
 	char *err = NULL;
 
-	(void)cli_parse(cli, cmd, argc, argv, NULL, 0, 0, 0);
+	(void)cli_parse(cli, cmd, argc, argv, NULL, 0);
 	cli_config(cli, 0);
 	/* The key files are read by every program that hashes: check them
 	 * here too, so a bad key is found before the daemon starts. */

@@ -20,7 +20,7 @@ cmd_db_migrate(
 	char *err = NULL;
 	int from, to;
 
-	(void)cli_parse(cli, cmd, argc, argv, NULL, 0, 0, 0);
+	(void)cli_parse(cli, cmd, argc, argv, NULL, 0);
 	cli_open(cli, DB_OPEN_ANY_SCHEMA);
 	r = db_migrate(cli->db, &from, &to, &err);
 	if (r == MG_PERMFAIL)
@@ -107,7 +107,7 @@ cmd_db_status(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	char *err = NULL;
 	int current;
 
-	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 0, 0);
+	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	cli_open(cli, DB_OPEN_ANY_SCHEMA);
 	if (db_schema_version(cli->db, &current, &err) != MG_OK ||
 	    db_schema_history(cli->db, &applied, &napplied, &err) != MG_OK)

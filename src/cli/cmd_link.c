@@ -55,7 +55,7 @@ cmd_link_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	json_t *arr;
 	int npos;
 
-	npos = cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 0, 1);
+	npos = cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	if (npos == 1)
 		cli_address(argv[0], addr);
 	cli_open(cli, 0);
@@ -97,7 +97,7 @@ cmd_link_add(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	};
 	enum store_result r;
 
-	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 1, 1);
+	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	cli_address(argv[0], addr);
 	cmd_link_check(issuer, subject);
 	cli_open(cli, 0);
@@ -122,7 +122,7 @@ cmd_link_remove(
 	};
 	enum store_result r;
 
-	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 0, 0);
+	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	cmd_link_check(issuer, subject);
 	if (mailbox != NULL)
 		cli_address(mailbox, addr);

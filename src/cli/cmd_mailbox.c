@@ -17,7 +17,7 @@ cmd_mailbox_add(
 	char addr[ADDRESS_MAX + 1], *err = NULL;
 	enum store_result r;
 
-	(void)cli_parse(cli, cmd, argc, argv, NULL, 0, 1, 1);
+	(void)cli_parse(cli, cmd, argc, argv, NULL, 0);
 	cli_address(argv[0], addr);
 	cli_open(cli, 0);
 	r = store_mailbox_add(cli->db, cli->actor, addr, &err);
@@ -53,7 +53,7 @@ cmd_mailbox_list(
 	json_t *arr;
 	size_t n = 0, i;
 
-	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 0, 0);
+	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	cli_open(cli, 0);
 	r = store_mailbox_list(cli->db, &list, &n, &err);
 	if (r != STORE_OK)
@@ -129,7 +129,7 @@ cmd_mailbox_show(
 	enum store_result r;
 	json_t *o, *a;
 
-	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 1, 1);
+	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	cli_address(argv[0], addr);
 	cli_open(cli, 0);
 	r = store_mailbox_get(cli->db, addr, &mb, &err);
@@ -168,7 +168,7 @@ cmd_mailbox_set(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	enum store_result r;
 	bool changed = false;
 
-	(void)cli_parse(cli, cmd, argc, argv, NULL, 0, 1, 1);
+	(void)cli_parse(cli, cmd, argc, argv, NULL, 0);
 	cli_address(argv[0], addr);
 	cli_open(cli, 0);
 	r = store_mailbox_set_enabled(

@@ -160,7 +160,7 @@ cmd_token_issue(
 		{ "json", NULL, &json },
 	};
 
-	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 1, 1);
+	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	cli_address(argv[0], addr);
 	cli_text("label", label, TOKEN_LABEL_MAX);
 	if (token_scopes_parse(scopes, &req.scopes, &why) < 0)
@@ -225,7 +225,7 @@ cmd_token_list(
 	json_t *arr;
 	int npos;
 
-	npos = cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 0, 1);
+	npos = cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	if (npos == 1)
 		cli_address(argv[0], addr);
 	cli_open(cli, 0);
@@ -277,7 +277,7 @@ cmd_token_revoke(
 	enum store_result r;
 	int npos;
 
-	npos = cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 0, 1);
+	npos = cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	if (reason != NULL)
 		cli_text("reason", reason, REASON_MAX);
 	if (all) {
@@ -350,7 +350,7 @@ cmd_token_verify(
 	struct secret *tok;
 	enum mg_result r;
 
-	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts), 1, 1);
+	(void)cli_parse(cli, cmd, argc, argv, opts, MG_N_ELEMENTS(opts));
 	cli_address(argv[0], addr);
 	if (service != NULL && token_scope_for_service(service, &scope) < 0)
 		cli_die_input("--service", service, "unknown service");

@@ -17,66 +17,68 @@
 #include "mailgate/xmalloc.h"
 
 static const struct cli_cmd main_cmds[] = {
-	{ "db", "migrate", "",
+	{ "db", "migrate", "", 0, 0,
 	    "Apply every pending schema migration in one transaction.\n"
 	    "Safe to run at any time and from several hosts at once.\n",
 	    cmd_db_migrate },
-	{ "db", "status", "[--json]",
+	{ "db", "status", "[--json]", 0, 0,
 	    "Show the schema version of the database, the version this\n"
 	    "mailgate knows, and the migrations still to apply.\n",
 	    cmd_db_status },
-	{ "mailbox", "add", "ADDR",
+	{ "mailbox", "add", "ADDR", 1, 1,
 	    "Create a mailbox. Addresses are stored in lower case.\n",
 	    cmd_mailbox_add },
-	{ "mailbox", "list", "[--json]", "List all mailboxes.\n",
+	{ "mailbox", "list", "[--json]", 0, 0, "List all mailboxes.\n",
 	    cmd_mailbox_list },
-	{ "mailbox", "show", "ADDR [--json]",
+	{ "mailbox", "show", "ADDR [--json]", 1, 1,
 	    "Show one mailbox with its active tokens and identity links.\n",
 	    cmd_mailbox_show },
-	{ "mailbox", "disable", "ADDR",
+	{ "mailbox", "disable", "ADDR", 1, 1,
 	    "Disable a mailbox: its tokens stop working until it is\n"
 	    "enabled again. Nothing is deleted.\n",
 	    cmd_mailbox_disable },
-	{ "mailbox", "enable", "ADDR", "Enable a disabled mailbox.\n",
+	{ "mailbox", "enable", "ADDR", 1, 1, "Enable a disabled mailbox.\n",
 	    cmd_mailbox_enable },
 	{ "token", "issue",
 	    "ADDR [--label TEXT] [--scopes imap,smtp|all] "
 	    "[--expires 180d|2027-01-01|never] [--json]",
+	    1, 1,
 	    "Issue an app token. The token is printed once on standard\n"
 	    "output and never again; its id and details go to standard\n"
 	    "error (or, with --json, all of it as one object on stdout).\n"
 	    "Default scopes: all. Default expiry: [tokens] default_expiry,\n"
 	    "and never later than [tokens] max_expiry.\n",
 	    cmd_token_issue },
-	{ "token", "list", "[ADDR] [--all] [--json]",
+	{ "token", "list", "[ADDR] [--all] [--json]", 0, 1,
 	    "List tokens (of one mailbox, or all). --all includes revoked\n"
 	    "and expired tokens.\n",
 	    cmd_token_list },
 	{ "token", "revoke",
-	    "ID [--reason TEXT] | --mailbox ADDR --all [--reason TEXT]",
+	    "ID [--reason TEXT] | --mailbox ADDR --all [--reason TEXT]", 0, 1,
 	    "Revoke one token by its id, or every token of a mailbox.\n",
 	    cmd_token_revoke },
-	{ "token", "verify", "ADDR [--service imap] [--json]",
+	{ "token", "verify", "ADDR [--service imap] [--json]", 1, 1,
 	    "Read a token from standard input and say whether a login as\n"
 	    "ADDR for the service would accept it now, and why not.\n"
 	    "Exit 0: accepted; 1: refused (the reason is printed); 75: the\n"
 	    "database could not be asked.\n",
 	    cmd_token_verify },
-	{ "link", "list", "[ADDR] [--json]",
+	{ "link", "list", "[ADDR] [--json]", 0, 1,
 	    "List links from OpenID identities to mailboxes.\n",
 	    cmd_link_list },
-	{ "link", "add", "ADDR --issuer URL --subject SUB",
+	{ "link", "add", "ADDR --issuer URL --subject SUB", 1, 1,
 	    "Link the identity (issuer, subject) to a mailbox, so that its\n"
 	    "owner can sign in to the web pages of that mailbox.\n",
 	    cmd_link_add },
-	{ "link", "remove", "--issuer URL --subject SUB [--mailbox ADDR]",
+	{ "link", "remove", "--issuer URL --subject SUB [--mailbox ADDR]", 0, 0,
 	    "Remove the link of an identity.\n", cmd_link_remove },
 	{ NULL, "audit",
-	    "[--mailbox ADDR] [--since 2026-01-01|7d] [--limit N] [--json]",
+	    "[--mailbox ADDR] [--since 2026-01-01|7d] [--limit N] [--json]", 0,
+	    0,
 	    "Show the audit log, newest first (default limit 100; 0 for "
 	    "all).\n",
 	    cmd_audit_list },
-	{ NULL, "check-config", "",
+	{ NULL, "check-config", "", 0, 0,
 	    "Read and check the configuration without touching anything\n"
 	    "else. Exit 0 when it is valid, 78 otherwise.\n",
 	    cmd_config_check },

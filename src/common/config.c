@@ -63,9 +63,9 @@ struct config_key {
 	const char *section;
 	const char *key;
 	enum config_type type;
-	size_t offset;   /* into struct config */
-	const char *def; /* default as text, NULL = none */
 	unsigned int flags;
+	size_t offset;     /* into struct config */
+	const char *def;   /* default as text, NULL = none */
 	uint64_t min, max; /* uint: range; durations: max seconds (ms) */
 	config_check_fn *check;
 };
@@ -78,10 +78,10 @@ static config_check_fn config_check_listen, config_check_loopback,
 
 #define CONFIG_KEY(sec, name, type, field, def, flags, min, max, check)        \
 	{                                                                      \
-		sec, name, type, offsetof(struct config, field), def, flags,   \
+		sec, name, type, flags, offsetof(struct config, field), def,   \
 		    min, max, check                                            \
 	}
-#define CONFIG_DAY (24 * 3600)
+#define CONFIG_DAY UINT64_C(86400)
 
 static const struct config_key config_keys[] = {
 	CONFIG_KEY("database", "url", CONFIG_T_SECRET, database.url, NULL, 0, 0,
@@ -812,19 +812,27 @@ config_check_template(char *v, const char **why_r)
 	return claims > 0 ? 0 : -1;
 }
 
-static int
-config_check_scopes(char *v, const char **why_r)
+/* Whether the blank-separated list of scopes p holds "openid". */
+static bool
+config_scopes_have_openid(const char *p)
 {
-	const char *p = v;
 	size_t len;
 
 	while (*p != '\0') {
 		len = strcspn(p, " ");
 		if (len == 6 && strncmp(p, "openid", 6) == 0)
-			return 0;
+			return true;
 		p += len;
 		p += strspn(p, " ");
 	}
+	return false;
+}
+
+static int
+config_check_scopes(char *v, const char **why_r)
+{
+	if (config_scopes_have_openid(v))
+		return 0;
 	*why_r = "must include the scope openid";
 	return -1;
 }
@@ -841,19 +849,26 @@ config_check_socket(char *v, const char **why_r)
 	return 0;
 }
 
-static int
-config_check_account(char *v, const char **why_r)
+/* A user or group name: [A-Za-z0-9_.-], 1..32 bytes, no leading '-'. */
+static bool
+config_account_ok(const char *s)
 {
 	size_t i;
 
-	for (i = 0; v[i] != '\0'; i++) {
-		if (!((v[i] >= 'a' && v[i] <= 'z') ||
-			(v[i] >= 'A' && v[i] <= 'Z') ||
-			(v[i] >= '0' && v[i] <= '9') || v[i] == '_' ||
-			v[i] == '-' || v[i] == '.'))
-			break;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= 'A' && s[i] <= 'Z') ||
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+			s[i] == '-' || s[i] == '.'))
+			return false;
 	}
-	if (i > 0 && i <= 32 && v[i] == '\0' && v[0] != '-')
+	return i > 0 && i <= 32 && s[0] != '-';
+}
+
+static int
+config_check_account(char *v, const char **why_r)
+{
+	if (config_account_ok(v))
 		return 0;
 	*why_r = "is not a user or group name";
 	return -1;

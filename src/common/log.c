@@ -133,7 +133,7 @@ log_safe(const char *s, size_t max)
 	if (max > LOG_SAFE_MAX)
 		max = LOG_SAFE_MAX;
 
-	for (i = 0; s[i] != '\0' && i < max; i++) {
+	for (i = 0; i < max && s[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (log_safe_plain(c) || c == ' ') {

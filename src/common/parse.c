@@ -14,8 +14,8 @@
 
 #include "mailgate/result.h"
 
-#define PARSE_DAY          86400
-#define PARSE_YEAR         (365 * (int64_t)PARSE_DAY)
+#define PARSE_DAY          INT64_C(86400)
+#define PARSE_YEAR         (365 * PARSE_DAY)
 #define PARSE_DURATION_MAX (100 * PARSE_YEAR)
 /* Dates people type are between these years; the arithmetic never wraps. */
 #define PARSE_YEAR_MIN     1970
@@ -392,6 +392,15 @@ parse_label(const char *s, size_t len, bool *numeric, const char **errstr_r)
 	return 0;
 }
 
+/* ASCII lower case; other bytes (UTF-8 too) pass unchanged. */
+static char
+parse_lower(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (char)(c - 'A' + 'a');
+	return c;
+}
+
 static int
 parse_domain(const char *s, const char **errstr_r)
 {
@@ -442,9 +451,7 @@ address_normalize(
 	    parse_domain(at + 1, errstr_r) < 0)
 		return -1;
 
-	for (i = 0; i <= len; i++) {
-		out[i] =
-		    in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] + 32) : in[i];
-	}
+	for (i = 0; i <= len; i++)
+		out[i] = parse_lower(in[i]);
 	return 0;
 }

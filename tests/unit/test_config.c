@@ -257,19 +257,28 @@ show_list(const struct config_list *l, char *buf, size_t size)
 	}
 }
 
-static void
-show(const struct config *cfg, const char *name, char *buf, size_t size)
+static size_t
+field_index(const char *name)
 {
-	const char *p;
-	const struct secret *sec;
 	size_t i;
 
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		if (strcmp(fields[i].name, name) == 0)
-			break;
+			return i;
 	}
-	if (i == sizeof(fields) / sizeof(fields[0]))
-		fail_msg("test bug: no field %s", name);
+	fail_msg("test bug: no field %s", name);
+	return 0;
+}
+
+static void
+show(const struct config *cfg, const char *name, char *buf, size_t size)
+{
+	const struct secret *sec;
+	const void *p;
+	size_t i;
+
+	i = field_index(name);
+	/* Through void: the field's own alignment holds at its offset. */
 	p = (const char *)cfg + fields[i].offset;
 
 	switch (fields[i].kind) {

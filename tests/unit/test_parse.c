@@ -14,8 +14,8 @@
 
 #include "mailgate/parse.h"
 
-#define DAY  86400
-#define YEAR (365 * (int64_t)DAY)
+#define DAY  INT64_C(86400)
+#define YEAR (365 * DAY)
 
 static const struct {
 	const char *name;
