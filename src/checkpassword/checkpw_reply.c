@@ -98,6 +98,14 @@ checkpw_reply_user(struct checkpw_reply *r, const char *v, size_t len)
 	return 0;
 }
 
+/* A FAIL field saying the failure is temporary. */
+static bool
+checkpw_reply_is_temp(const char *p, size_t len)
+{
+	return (len == 14 && memcmp(p, "code=temp_fail", 14) == 0) ||
+	    (len == 9 && memcmp(p, "code=temp", 9) == 0); /* Dovecot <= 2.2 */
+}
+
 /* Walk the TAB-separated fields of an OK or FAIL after its id. */
 static int
 checkpw_reply_fields(
@@ -116,11 +124,8 @@ checkpw_reply_fields(
 				return -1;
 			}
 			have_user = true;
-		} else if (!ok &&
-		    (flen == 14 && memcmp(p, "code=temp_fail", 14) == 0)) {
+		} else if (!ok && checkpw_reply_is_temp(p, flen)) {
 			r->result = MG_TEMPFAIL;
-		} else if (!ok && flen == 9 && memcmp(p, "code=temp", 9) == 0) {
-			r->result = MG_TEMPFAIL; /* Dovecot <= 2.2 spelling */
 		}
 		p += flen + 1;
 	}
