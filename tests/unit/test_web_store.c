@@ -53,7 +53,7 @@ static int64_t
 sql_int(struct db *db, const char *q)
 {
 	PGresult *res = PQexec(db_pgconn(db), q);
-	uint64_t v;
+	uint64_t v = 0; /* fail_msg() does not return, clang cannot tell */
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
 	    parse_uint64(PQgetvalue(res, 0, 0), INT64_MAX, &v) < 0)
