@@ -14,6 +14,7 @@
 
 #include "mailgate/parse.h"
 
+#define HOUR INT64_C(3600)
 #define DAY  INT64_C(86400)
 #define YEAR (365 * DAY)
 
@@ -84,11 +85,11 @@ static const struct {
 	{ "bare seconds", "90", 0, 90 },
 	{ "seconds", "90s", 0, 90 },
 	{ "minutes", "30m", 0, 1800 },
-	{ "hours", "12h", 0, 12 * 3600 },
+	{ "hours", "12h", 0, 12 * HOUR },
 	{ "days", "180d", 0, 180 * DAY },
 	{ "weeks", "2w", 0, 14 * DAY },
 	{ "year is 365 days", "1y", 0, YEAR },
-	{ "combined", "1d12h", 0, DAY + 12 * 3600 },
+	{ "combined", "1d12h", 0, DAY + 12 * HOUR },
 	{ "all units", "1y1w1d1h1m1s", 0, YEAR + 8 * DAY + 3661 },
 	{ "zero part", "1h0m", 0, 3600 },
 	{ "hundred years", "100y", 0, 100 * YEAR },
