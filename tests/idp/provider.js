@@ -32,6 +32,9 @@ const STATE_DIR = env.MG_IDP_STATE_DIR || '';
 const WRONG_PASSWORD = 'wrong';
 
 let alg = (env.MG_IDP_ALG || 'RS256').toUpperCase();
+// Authentik without a signing key serves "{}" as its JWKS and signs ID
+// tokens with HS256 only: MG_IDP_JWKS=empty, or /_test/alg?jwks=empty.
+let jwksEmpty = env.MG_IDP_JWKS === 'empty';
 if (!ALGS.includes(alg)) {
   console.error(`idp: MG_IDP_ALG must be one of ${ALGS.join(' ')}`);
   process.exit(2);
@@ -278,7 +281,9 @@ function control(req, res, url) {
     return;
   }
   if (req.method === 'GET' && url.pathname === '/_test/state') {
-    sendJson(res, 200, { alg, kids: keys.map((k) => k.kid), issuer: ISSUER });
+    sendJson(res, 200, {
+      alg, kids: keys.map((k) => k.kid), issuer: ISSUER, jwks_empty: jwksEmpty,
+    });
     return;
   }
   if (req.method !== 'POST') {
@@ -303,10 +308,11 @@ function control(req, res, url) {
       return;
     }
     alg = want;
+    jwksEmpty = url.searchParams.get('jwks') === 'empty';
     provider = buildProvider();
     providerCallback = provider.callback();
     saveState();
-    log(`signing alg now ${alg}`);
+    log(`signing alg now ${alg} jwks_empty=${jwksEmpty}`);
     sendJson(res, 200, { alg, kids: keys.map((k) => k.kid) });
     return;
   }
@@ -323,6 +329,11 @@ async function handle(req, res) {
   if (url.pathname !== MOUNT && !url.pathname.startsWith(`${MOUNT}/`)) {
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found\n');
+    return;
+  }
+
+  if (jwksEmpty && url.pathname === `${MOUNT}/jwks`) {
+    sendJson(res, 200, {});
     return;
   }
 

@@ -6,6 +6,9 @@
  *   oidc_probe begin STATEFILE           print the login URL
  *   oidc_probe finish STATEFILE CALLBACK trade the code, verify, map
  *   oidc_probe refresh                   discovery + JWKS only
+ *   oidc_probe bench STATEFILE CALLBACK N
+ *                 finish, then verify the same ID token N times and
+ *                 print the time per verification (tests/bench only)
  *
  * Environment: PROBE_ISSUER, PROBE_CLIENT_ID, PROBE_CLIENT_SECRET,
  * PROBE_REDIRECT, PROBE_AUTH_METHOD (optional), PROBE_GROUP (optional
@@ -17,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mailgate/log.h"
 #include "mailgate/oidc.h"
+#include "mailgate/parse.h"
 #include "mailgate/xmalloc.h"
 
 static const char *
@@ -204,34 +209,67 @@ probe_print_identity(
 	free(msg);
 }
 
-static int
-probe_finish(const char *statefile, const char *callback)
-{
-	char st[3][200], *code_s, *state, *iss, *err = NULL;
-	struct oidc_identity *id = NULL;
-	struct secret *code, *ver;
-	struct oidc_mapping *m;
-	struct oidc *o;
-	enum mg_result r;
+/* What a callback carries, decoded; owned by the caller. */
+struct probe_cb {
+	char st[3][200];
+	char *state;
+	char *code;
+	char *iss;
+};
 
-	if (probe_read_state(statefile, st) < 0)
+static void
+probe_cb_free(struct probe_cb *cb)
+{
+	free(cb->state);
+	free(cb->code);
+	free(cb->iss);
+}
+
+static int
+probe_cb_read(const char *statefile, const char *callback, struct probe_cb *cb)
+{
+	memset(cb, 0, sizeof(*cb));
+	if (probe_read_state(statefile, cb->st) < 0)
 		return 3;
-	state = probe_param(callback, "state");
-	code_s = probe_param(callback, "code");
-	iss = probe_param(callback, "iss");
-	if (state == NULL || strcmp(state, st[0]) != 0 || code_s == NULL) {
+	cb->state = probe_param(callback, "state");
+	cb->code = probe_param(callback, "code");
+	cb->iss = probe_param(callback, "iss");
+	if (cb->state == NULL || strcmp(cb->state, cb->st[0]) != 0 ||
+	    cb->code == NULL) {
 		printf("result=permfail\nerror=state or code missing or "
 		       "wrong\n");
 		return 1;
 	}
+	return 0;
+}
+
+static int
+probe_finish(const char *statefile, const char *callback)
+{
+	struct oidc_identity *id = NULL;
+	struct secret *code, *ver;
+	struct oidc_mapping *m;
+	struct probe_cb cb;
+	char *err = NULL;
+	struct oidc *o;
+	enum mg_result r;
+	int ret;
+
+	ret = probe_cb_read(statefile, callback, &cb);
+	if (ret != 0) {
+		probe_cb_free(&cb);
+		return ret;
+	}
 	o = probe_rp();
 	m = probe_mapping();
-	r = oidc_callback_check_iss(o, iss, &err);
-	if (r != MG_OK)
+	r = oidc_callback_check_iss(o, cb.iss, &err);
+	if (r != MG_OK) {
+		probe_cb_free(&cb);
 		return probe_result(r, err);
-	code = secret_from(code_s, strlen(code_s));
-	ver = secret_from(st[2], strlen(st[2]));
-	r = oidc_login_finish(o, m, code, ver, st[1], &id, &err);
+	}
+	code = secret_from(cb.code, strlen(cb.code));
+	ver = secret_from(cb.st[2], strlen(cb.st[2]));
+	r = oidc_login_finish(o, m, code, ver, cb.st[1], &id, &err);
 	if (r == MG_OK)
 		probe_print_identity(id, m);
 	secret_free(&code);
@@ -239,10 +277,100 @@ probe_finish(const char *statefile, const char *callback)
 	oidc_identity_free(&id);
 	oidc_mapping_free(&m);
 	oidc_free(&o);
-	free(state);
-	free(code_s);
-	free(iss);
+	probe_cb_free(&cb);
 	return probe_result(r, err);
+}
+
+static double
+probe_now_us(clockid_t clk)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(clk, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int
+probe_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Verify one ID token n times and print the time per verification. One
+ * untimed round first (i = -1): it fetches discovery and the JWKS.
+ */
+static int
+probe_bench_verify(
+    struct oidc *o, const struct oidc_identity *id, const char *nonce, long n)
+{
+	double *t = xcalloc((size_t)n, sizeof(*t)), c0 = 0, t0, sum = 0;
+	const char *jwt = (const char *)id->id_token->buf;
+	json_t *claims = NULL;
+	char *err = NULL;
+	enum mg_result r;
+	long i;
+
+	for (i = -1; i < n; i++) {
+		if (i == 0)
+			c0 = probe_now_us(CLOCK_PROCESS_CPUTIME_ID);
+		t0 = probe_now_us(CLOCK_MONOTONIC);
+		r = oidc_verify_id_token(o, jwt, id->id_token->len, nonce,
+		    (int64_t)time(NULL), &claims, &err);
+		t0 = probe_now_us(CLOCK_MONOTONIC) - t0;
+		json_decref(claims);
+		claims = NULL;
+		if (r != MG_OK) {
+			free(t);
+			return probe_result(r, err);
+		}
+		if (i >= 0) {
+			t[i] = t0;
+			sum += t0;
+		}
+	}
+	c0 = probe_now_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	qsort(t, (size_t)n, sizeof(*t), probe_cmp_double);
+	printf("verify_n=%ld\nverify_mean_us=%.1f\nverify_median_us=%.1f\n"
+	       "verify_p90_us=%.1f\nverify_cpu_us=%.1f\n",
+	    n, sum / (double)n, t[n / 2], t[(n * 9) / 10], c0 / (double)n);
+	free(t);
+	return 0;
+}
+
+static int
+probe_bench(const char *statefile, const char *callback, const char *count)
+{
+	struct oidc_identity *id = NULL;
+	struct secret *code, *ver;
+	struct probe_cb cb;
+	struct oidc *o;
+	char *err = NULL;
+	enum mg_result r;
+	unsigned int n;
+	int ret;
+
+	if (parse_uint(count, 1000000, &n) < 0 || n == 0)
+		return 3;
+	ret = probe_cb_read(statefile, callback, &cb);
+	if (ret != 0) {
+		probe_cb_free(&cb);
+		return ret;
+	}
+	o = probe_rp();
+	code = secret_from(cb.code, strlen(cb.code));
+	ver = secret_from(cb.st[2], strlen(cb.st[2]));
+	r = oidc_login_finish(o, NULL, code, ver, cb.st[1], &id, &err);
+	secret_free(&code);
+	secret_free(&ver);
+	ret = r == MG_OK ? probe_bench_verify(o, id, cb.st[1], (long)n) :
+			   probe_result(r, err);
+	oidc_identity_free(&id);
+	oidc_free(&o);
+	probe_cb_free(&cb);
+	return ret;
 }
 
 int
@@ -257,6 +385,8 @@ main(int argc, char **argv)
 		return probe_begin(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "finish") == 0)
 		return probe_finish(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "bench") == 0)
+		return probe_bench(argv[2], argv[3], argv[4]);
 	if (argc == 2 && strcmp(argv[1], "refresh") == 0) {
 		o = probe_rp();
 		r = oidc_refresh(o, &err);
@@ -265,6 +395,7 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr,
 	    "usage: oidc_probe begin STATEFILE | finish "
-	    "STATEFILE CALLBACK_URL | refresh\n");
+	    "STATEFILE CALLBACK_URL | refresh | bench STATEFILE "
+	    "CALLBACK_URL N\n");
 	return 3;
 }
