@@ -523,28 +523,38 @@ token_check_hash(const struct token_keyring *kr, const struct token_record *rec,
 }
 
 enum mg_result
-token_check(const struct token_keyring *kr, const struct token_record *rec,
-    const void *token, size_t len, const char *user, unsigned int scope,
-    int64_t now, enum token_reason *reason_r)
+token_check_attempt(const struct token_keyring *kr,
+    const struct token_record *rec, const struct token_attempt *a,
+    enum token_reason *reason_r)
 {
 	char id[TOKEN_ID_LEN + 1];
 	enum token_reason reason;
 
-	MG_ASSERT(kr != NULL && rec != NULL && reason_r != NULL);
+	MG_ASSERT(kr != NULL && rec != NULL && a != NULL && reason_r != NULL);
 	/* Shape and the public id reveal nothing about the secret. */
-	if (token_parse(token, len, id) < 0)
+	if (token_parse(a->token, a->len, id) < 0)
 		reason = TOKEN_REASON_MALFORMED;
 	else if (strncmp(id, rec->id, sizeof(rec->id)) != 0)
 		reason = TOKEN_REASON_UNKNOWN;
 	else
-		reason = token_check_hash(kr, rec, token, len);
+		reason = token_check_hash(kr, rec, a->token, a->len);
 
 	/* Only the holder of the token learns anything past the hash. */
 	if (reason == TOKEN_REASON_OK)
-		reason = token_check_record(rec, user, scope, now);
+		reason = token_check_record(rec, a->user, a->scope, a->now);
 
 	*reason_r = reason;
 	return reason == TOKEN_REASON_OK ? MG_OK : MG_PERMFAIL;
+}
+
+enum mg_result
+token_check(const struct token_keyring *kr, const struct token_record *rec,
+    const void *token, size_t len, const char *user, unsigned int scope,
+    int64_t now, enum token_reason *reason_r)
+{
+	const struct token_attempt a = { token, len, user, scope, now };
+
+	return token_check_attempt(kr, rec, &a, reason_r);
 }
 
 static bool

@@ -764,6 +764,7 @@ check_apply(struct token_record *rec, unsigned int change)
 static void
 token_check_reasons(void **state)
 {
+	struct token_attempt a = { .now = NOW };
 	struct token_record rec;
 	enum token_reason reason;
 	enum mg_result res;
@@ -797,8 +798,11 @@ token_check_reasons(void **state)
 			break;
 		}
 		reason = (enum token_reason)99; /* must be overwritten */
-		res = token_check(check_kr, &rec, tok, len, check_cases[i].user,
-		    check_cases[i].scope, NOW, &reason);
+		a.token = tok;
+		a.len = len;
+		a.user = check_cases[i].user;
+		a.scope = check_cases[i].scope;
+		res = token_check_attempt(check_kr, &rec, &a, &reason);
 		if (reason != check_cases[i].want)
 			fail_msg("%s: reason %s, want %s", check_cases[i].name,
 			    token_reason_str(reason),
@@ -813,11 +817,16 @@ token_check_reasons(void **state)
 static void
 token_check_survives_rotation(void **state)
 {
+	struct token_attempt alice_imap = { .user = "alice@example.org",
+		.scope = TOKEN_SCOPE_IMAP,
+		.now = NOW };
 	struct token_keyring *after, *retired;
 	struct token_record rec = check_rec;
 	enum token_reason reason;
 
 	(void)state;
+	alice_imap.token = check_tok->buf;
+	alice_imap.len = TOKEN_LEN;
 	after = token_keyring_new(key1, 32);
 	assert_int_equal(token_keyring_add_previous(after, key0, 32), 0);
 	retired = token_keyring_new(key1, 32);
@@ -827,13 +836,10 @@ token_check_survives_rotation(void **state)
 	assert_int_equal(
 	    token_hash(after, KEY0_ID, check_tok->buf, TOKEN_LEN, rec.hash), 0);
 	assert_int_equal(
-	    token_check(after, &rec, check_tok->buf, TOKEN_LEN,
-		"alice@example.org", TOKEN_SCOPE_IMAP, NOW, &reason),
-	    MG_OK);
+	    token_check_attempt(after, &rec, &alice_imap, &reason), MG_OK);
 	assert_int_equal(reason, TOKEN_REASON_OK);
 	assert_int_equal(
-	    token_check(retired, &rec, check_tok->buf, TOKEN_LEN,
-		"alice@example.org", TOKEN_SCOPE_IMAP, NOW, &reason),
+	    token_check_attempt(retired, &rec, &alice_imap, &reason),
 	    MG_PERMFAIL);
 	assert_int_equal(reason, TOKEN_REASON_KEY_RETIRED);
 
