@@ -107,8 +107,13 @@ struct token_use {
 	char service[16]; /* imap, smtp, ... */
 };
 
-/* Record many uses in one statement (latest per token wins). */
-enum mg_result db_token_touch(
-    struct db *db, const struct token_use *uses, size_t count, char **errstr_r);
+/*
+ * Record many uses in one statement (latest per token wins). Never waits
+ * for a row lock: a token row that another transaction holds is skipped.
+ * *written_r gets the number of rows written (skipped, unknown and older
+ * uses are not counted).
+ */
+enum mg_result db_token_touch(struct db *db, const struct token_use *uses,
+    size_t count, size_t *written_r, char **errstr_r);
 
 #endif
