@@ -3,7 +3,9 @@
  * dbpool.c - database worker threads. Input: jobs from the loop thread.
  * Each worker owns one connection and never shares it. Statements are
  * bounded by statement_timeout so that a slow database still leaves
- * time to answer Postfix within its 10 s.
+ * time to answer Postfix within its 10 s. Background jobs (last-use
+ * batches) wait behind every urgent one and occupy at most
+ * DBPOOL_BACKGROUND_MAX workers, so a login never queues behind them.
  */
 #include "dbpool.h"
 
@@ -22,6 +24,8 @@
 #define DBPOOL_STATEMENT_TIMEOUT "SET statement_timeout = 3000"
 #define DBPOOL_BACKOFF_MIN_MS    100
 #define DBPOOL_BACKOFF_MAX_MS    2000
+/* Workers that may run background jobs at once; the rest stay urgent. */
+#define DBPOOL_BACKGROUND_MAX    1
 
 struct dbpool_queue {
 	struct dbpool_job *head, *tail;
@@ -35,7 +39,8 @@ struct dbpool {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct dbpool_queue todo, done;
+	struct dbpool_queue todo, later, done;
+	unsigned int later_running;
 	bool stopping;
 	unsigned int pending; /* loop thread only */
 
@@ -135,19 +140,44 @@ dbpool_worker_run(struct dbpool_worker *w, struct dbpool_job *job)
 	}
 }
 
+/*
+ * Lock held. The next job this worker may run: urgent first, then a
+ * background job if fewer than DBPOOL_BACKGROUND_MAX are running. Waits
+ * for one; NULL once stopping and nothing is left that it may take (a
+ * worker already running background jobs takes the rest).
+ */
+static struct dbpool_job *
+dbpool_next(struct dbpool *pool, bool *background_r)
+{
+	for (;;) {
+		if (pool->todo.head != NULL) {
+			*background_r = false;
+			return dbpool_queue_pop(&pool->todo);
+		}
+		if (pool->later.head != NULL &&
+		    pool->later_running < DBPOOL_BACKGROUND_MAX) {
+			*background_r = true;
+			pool->later_running++;
+			return dbpool_queue_pop(&pool->later);
+		}
+		if (pool->stopping)
+			return NULL;
+		(void)pthread_cond_wait(&pool->cond, &pool->lock);
+	}
+}
+
 static void *
 dbpool_worker_main(void *arg)
 {
 	struct dbpool_worker *w = arg;
 	struct dbpool *pool = w->pool;
 	struct dbpool_job *job;
+	bool background = false;
 	uint64_t one = 1;
 
 	for (;;) {
 		(void)pthread_mutex_lock(&pool->lock);
-		while (pool->todo.head == NULL && !pool->stopping)
-			(void)pthread_cond_wait(&pool->cond, &pool->lock);
-		job = dbpool_queue_pop(&pool->todo);
+		job = dbpool_next(pool, &background);
 		(void)pthread_mutex_unlock(&pool->lock);
 		if (job == NULL)
 			break; /* stopping and nothing left */
@@ -155,6 +185,8 @@ dbpool_worker_main(void *arg)
 		dbpool_worker_run(w, job);
 
 		(void)pthread_mutex_lock(&pool->lock);
+		if (background)
+			pool->later_running--;
 		dbpool_queue_push(&pool->done, job);
 		(void)pthread_mutex_unlock(&pool->lock);
 		if (write(pool->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -225,14 +257,28 @@ dbpool_new(struct evloop *loop, const struct config *cfg, unsigned int workers)
 	return pool;
 }
 
-void
-dbpool_submit(struct dbpool *pool, struct dbpool_job *job)
+static void
+dbpool_enqueue(
+    struct dbpool *pool, struct dbpool_queue *q, struct dbpool_job *job)
 {
 	pool->pending++;
 	(void)pthread_mutex_lock(&pool->lock);
-	dbpool_queue_push(&pool->todo, job);
+	dbpool_queue_push(q, job);
+	/* Every idle worker may take an urgent job; wake one. */
 	(void)pthread_cond_signal(&pool->cond);
 	(void)pthread_mutex_unlock(&pool->lock);
+}
+
+void
+dbpool_submit(struct dbpool *pool, struct dbpool_job *job)
+{
+	dbpool_enqueue(pool, &pool->todo, job);
+}
+
+void
+dbpool_submit_background(struct dbpool *pool, struct dbpool_job *job)
+{
+	dbpool_enqueue(pool, &pool->later, job);
 }
 
 unsigned int

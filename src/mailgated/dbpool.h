@@ -42,7 +42,13 @@ struct dbpool_job {
 /* Owned. workers threads, each opening its own connection lazily. */
 struct dbpool *dbpool_new(
     struct evloop *loop, const struct config *cfg, unsigned int workers);
+/* Urgent: a login waits for it. Run in submission order. */
 void dbpool_submit(struct dbpool *pool, struct dbpool_job *job);
+/*
+ * Background (bookkeeping nobody waits for): runs only when no urgent
+ * job is queued, on at most one worker at a time, in submission order.
+ */
+void dbpool_submit_background(struct dbpool *pool, struct dbpool_job *job);
 /* Jobs submitted but not yet completed. */
 unsigned int dbpool_pending(const struct dbpool *pool);
 /*
