@@ -521,6 +521,7 @@ authsock_start(struct daemon *d, void **state_r)
 	as->unix_io.fd = as->tcp_io.fd = -1;
 	as->max_conns = d->cfg->auth.max_connections;
 	as->uses = xcalloc(AUTHSOCK_TOUCH_MAX, sizeof(*as->uses));
+	as->use_slots = xcalloc(AUTHSOCK_TOUCH_SLOTS, sizeof(*as->use_slots));
 	authsock_settings(as, &set);
 	as->penalty = penalty_new(&set);
 	evloop_timer_init(&as->accept_timer, authsock_accept_resume, as);
@@ -532,6 +533,7 @@ authsock_start(struct daemon *d, void **state_r)
 		authsock_tcp_listen(as) < 0)) {
 		authsock_close_listeners(as);
 		penalty_free(&as->penalty);
+		free(as->use_slots);
 		free(as->uses);
 		free(as);
 		return -1;
@@ -589,7 +591,8 @@ authsock_drained(void *state)
 {
 	struct authsock *as = state;
 
-	return as->busy == 0 && as->touch_inflight == 0;
+	/* Uses answered after stop() are flushed as they come. */
+	return as->busy == 0 && as->touch_inflight == 0 && as->nuses == 0;
 }
 
 static void
@@ -603,6 +606,7 @@ authsock_finish(void **statep)
 		authsock_conn_close(as->conns, NULL);
 	evloop_timer_cancel(as->d->loop, &as->touch_timer);
 	penalty_free(&as->penalty);
+	free(as->use_slots);
 	free(as->uses);
 	free(as);
 	*statep = NULL;

@@ -34,9 +34,15 @@
  */
 #define AUTHSOCK_DB_DEADLINE_MS     6000
 #define AUTHSOCK_REPLY_BUDGET_MS    8500
-/* Successful uses are written in batches: at most this often/many. */
+/*
+ * Successful uses are written in batches, one entry per token (its
+ * latest use), every INTERVAL or as soon as MAX tokens are waiting. One
+ * batch at a time is written; uses of further tokens while MAX wait and
+ * a batch is being written are dropped (counted and logged).
+ */
 #define AUTHSOCK_TOUCH_INTERVAL_MS  5000
 #define AUTHSOCK_TOUCH_MAX          1024
+#define AUTHSOCK_TOUCH_SLOTS        (2 * AUTHSOCK_TOUCH_MAX) /* power of 2 */
 /* Longest service= name we keep (token_use.service). */
 #define AUTHSOCK_SERVICE_MAX        15
 
@@ -120,11 +126,13 @@ struct authsock {
 	unsigned int busy; /* requests verifying or delaying */
 	bool stopping;
 
-	struct token_use *uses;
+	struct token_use *uses; /* AUTHSOCK_TOUCH_MAX, nuses used */
 	size_t nuses;
+	unsigned int *use_slots; /* hash of uses: index + 1, 0 = free */
+	uint64_t uses_dropped;   /* since the last warning */
 	struct evloop_timer touch_timer;
-	unsigned int touch_inflight;
-	uint64_t db_warn_ms; /* rate limit for database warnings */
+	unsigned int touch_inflight; /* 0 or 1 */
+	uint64_t db_warn_ms;         /* rate limit for database warnings */
 };
 
 /* authsock.c */
@@ -152,6 +160,7 @@ void authsock_req_fail_now(
     struct authsock_req *req, const char *reason, const char *line_extra);
 /* Send every delayed FAIL now (shutdown). */
 void authsock_req_flush_delays(struct authsock_conn *conn);
+/* Write the waiting uses as a background job, unless one is running. */
 void authsock_touch_flush(struct authsock *as);
 
 #endif

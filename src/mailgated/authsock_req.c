@@ -43,11 +43,15 @@ struct authsock_fetch {
 	char *errstr;
 };
 
+/* One batch of last uses on a database worker (a background job). */
 struct authsock_touch {
 	struct dbpool_job job;
 	struct authsock *as;
 	struct token_use *uses;
 	size_t count;
+	size_t written;
+	enum mg_result res;
+	char *errstr;
 };
 
 static const char *const authsock_result_names[] = {
@@ -191,22 +195,72 @@ authsock_req_drop_on_tempfail(const struct authsock_req *req)
 	return req->conn->minor == 0 || req->nologin;
 }
 
+/* FNV-1a over a public id: ids are random, so no seed is needed. */
+static unsigned int
+authsock_touch_hash(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h & (AUTHSOCK_TOUCH_SLOTS - 1);
+}
+
+/*
+ * The waiting use of id, or a new entry for it; NULL when the batch is
+ * full and the previous one is still being written.
+ */
+static struct token_use *
+authsock_touch_slot(struct authsock *as, const char *id)
+{
+	unsigned int i = authsock_touch_hash(id);
+	struct token_use *use;
+
+	for (; as->use_slots[i] != 0;
+	     i = (i + 1) & (AUTHSOCK_TOUCH_SLOTS - 1)) {
+		use = &as->uses[as->use_slots[i] - 1];
+		if (strcmp(use->id, id) == 0)
+			return use;
+	}
+	if (as->nuses < AUTHSOCK_TOUCH_MAX) {
+		as->use_slots[i] = (unsigned int)++as->nuses;
+		use = &as->uses[as->nuses - 1];
+		memcpy(use->id, id, sizeof(use->id));
+		return use;
+	}
+	if (as->touch_inflight > 0)
+		return NULL;
+	authsock_touch_flush(as); /* empties the batch */
+	return authsock_touch_slot(as, id);
+}
+
+/* Remember a successful use; the latest per token is written. */
+static void
+authsock_touch_note(struct authsock *as, const struct authsock_req *req,
+    const struct token_record *rec)
+{
+	struct token_use *use = authsock_touch_slot(as, rec->id);
+
+	if (use == NULL) {
+		as->uses_dropped++;
+		return;
+	}
+	use->at = daemon_now();
+	memcpy(use->ip, req->rip, sizeof(use->ip));
+	memcpy(use->service, req->service, sizeof(use->service));
+	if (as->nuses == AUTHSOCK_TOUCH_MAX || as->stopping)
+		authsock_touch_flush(as);
+}
+
 static void
 authsock_req_ok(struct authsock_req *req, const struct token_record *rec)
 {
 	struct authsock *as = req->conn->as;
-	struct token_use *use;
 	char user[ADDRESS_MAX + 1], line[ADDRESS_MAX + 64];
 	int n;
 
 	penalty_success(as->penalty, req->rip, req->user, evloop_now_ms());
-	if (as->nuses == AUTHSOCK_TOUCH_MAX)
-		authsock_touch_flush(as);
-	use = &as->uses[as->nuses++];
-	memcpy(use->id, rec->id, sizeof(use->id));
-	use->at = daemon_now();
-	memcpy(use->ip, req->rip, sizeof(use->ip));
-	memcpy(use->service, req->service, sizeof(use->service));
+	authsock_touch_note(as, req, rec);
 
 	authsock_req_printable(rec->mailbox, user, sizeof(user));
 	n = snprintf(line, sizeof(line), "OK\t%u\tuser=%s\n", req->id, user);
@@ -591,31 +645,44 @@ static enum mg_result
 authsock_touch_run(struct dbpool_job *job, struct db *db)
 {
 	struct authsock_touch *t = (struct authsock_touch *)job;
-	enum mg_result res;
-	char *errstr = NULL;
 
+	free(t->errstr); /* from a first try on a broken connection */
+	t->errstr = NULL;
 	if (db == NULL) {
-		log_warn("authsock: no database; %zu last-use updates lost",
-		    t->count);
-		return MG_TEMPFAIL;
+		t->res = MG_TEMPFAIL;
+		t->errstr = xstrdup("no database connection");
+		return t->res;
 	}
-	res = db_token_touch(db, t->uses, t->count, &errstr);
-	if (res != MG_OK) {
-		log_warn("authsock: last-use update of %zu tokens failed: %s",
-		    t->count, errstr != NULL ? errstr : "?");
-	}
-	free(errstr);
-	return res;
+	t->res = db_token_touch(db, t->uses, t->count, &t->written, &t->errstr);
+	return t->res;
 }
 
+/* Loop thread: log the outcome, then write what waited meanwhile. */
 static void
 authsock_touch_done(struct dbpool_job *job)
 {
 	struct authsock_touch *t = (struct authsock_touch *)job;
+	struct authsock *as = t->as;
 
-	t->as->touch_inflight--;
+	if (t->res != MG_OK)
+		log_warn("authsock: last-use update of %zu tokens failed: %s",
+		    t->count, t->errstr != NULL ? t->errstr : "?");
+	else
+		log_debug("authsock: last use written for %zu of %zu tokens "
+			  "(the rest newer, or held by another writer)",
+		    t->written, t->count);
+	if (as->uses_dropped > 0) {
+		log_warn("authsock: %llu last-use updates dropped: %d tokens "
+			 "were waiting while a batch was being written",
+		    (unsigned long long)as->uses_dropped, AUTHSOCK_TOUCH_MAX);
+		as->uses_dropped = 0;
+	}
+	as->touch_inflight--;
+	free(t->errstr);
 	free(t->uses);
 	free(t);
+	if (as->nuses == AUTHSOCK_TOUCH_MAX || as->stopping)
+		authsock_touch_flush(as);
 }
 
 void
@@ -623,7 +690,7 @@ authsock_touch_flush(struct authsock *as)
 {
 	struct authsock_touch *t;
 
-	if (as->nuses == 0)
+	if (as->nuses == 0 || as->touch_inflight > 0)
 		return;
 	t = xcalloc(1, sizeof(*t));
 	t->job.run = authsock_touch_run;
@@ -633,6 +700,7 @@ authsock_touch_flush(struct authsock *as)
 	t->uses = xmalloc(as->nuses * sizeof(*t->uses));
 	memcpy(t->uses, as->uses, as->nuses * sizeof(*t->uses));
 	as->nuses = 0;
+	memset(as->use_slots, 0, AUTHSOCK_TOUCH_SLOTS * sizeof(*as->use_slots));
 	as->touch_inflight++;
-	dbpool_submit(as->d->pool, &t->job);
+	dbpool_submit_background(as->d->pool, &t->job);
 }
