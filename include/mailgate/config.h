@@ -65,6 +65,10 @@ struct config {
 		unsigned int max_connections; /* default 256 */
 		int64_t session_idle;         /* seconds, default 1800 */
 		int64_t session_max;          /* seconds, default 43200 */
+		/* seconds a sign-in stays good for creating tokens (900) */
+		int64_t token_reauth;
+		char *mail_host; /* shown as IMAP/SMTP server; NULL = host of
+				  * public_url */
 	} http;
 
 	struct {

@@ -74,7 +74,7 @@ static config_check_fn config_check_listen, config_check_loopback,
     config_check_public_url, config_check_url, config_check_cidr,
     config_check_domain, config_check_alg, config_check_auth_method,
     config_check_template, config_check_claim, config_check_scopes,
-    config_check_socket, config_check_account;
+    config_check_socket, config_check_account, config_check_host;
 
 #define CONFIG_KEY(sec, name, type, field, def, flags, min, max, check)        \
 	{                                                                      \
@@ -132,6 +132,10 @@ static const struct config_key config_keys[] = {
 	    "30m", 0, 0, 30 * CONFIG_DAY, NULL),
 	CONFIG_KEY("http", "session_max", CONFIG_T_DURATION, http.session_max,
 	    "12h", 0, 0, 365 * CONFIG_DAY, NULL),
+	CONFIG_KEY("http", "token_reauth", CONFIG_T_DURATION, http.token_reauth,
+	    "15m", 0, 0, 365 * CONFIG_DAY, NULL),
+	CONFIG_KEY("http", "mail_host", CONFIG_T_STRING, http.mail_host, NULL,
+	    CONFIG_F_EMPTY, 0, 0, config_check_host),
 
 	CONFIG_KEY("oidc", "issuer", CONFIG_T_STRING, oidc.issuer, NULL, 0, 0,
 	    0, config_check_url),
@@ -777,6 +781,17 @@ config_check_auth_method(char *v, const char **why_r)
 		return 0;
 	*why_r = "is not client_secret_basic or client_secret_post";
 	return -1;
+}
+
+/* A host name as people type it into a mail program. */
+static int
+config_check_host(char *v, const char **why_r)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+
+	*why_r = "is not a host name (letters, digits, '.' and '-')";
+	return v[0] != '\0' && v[strspn(v, ok)] == '\0' ? 0 : -1;
 }
 
 static int
