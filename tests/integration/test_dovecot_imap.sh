@@ -4,9 +4,16 @@
 # test_dovecot_imap.sh - real Dovecot 2.3 IMAP and POP3 logins through
 # mailgate-checkpassword and a real mailgated on a real PostgreSQL.
 #
-# Dovecot: tests/testbed/dovecot-imap.conf.in (checkpassword passdb,
-# static userdb), the helper copied where user dovecot can run it.
-# mailgated: its unix socket, group dovecot, mode 0660, as deployed.
+# The layout deploy/ ships, with only /var/spool/postfix and the program
+# paths replaced: mailgated runs as user mailgate (as
+# deploy/systemd/mailgated.service runs it) with the [auth] section of
+# deploy/mailgate.conf.example; its socket directory comes from
+# deploy/systemd/mailgate-tmpfiles.conf (2750 mailgate:postfix), so the
+# socket is 0660 mailgate:postfix; Dovecot (tests/testbed/dovecot-imap
+# .conf.in) includes deploy/dovecot/auth-mailgate.conf.ext, whose
+# "service auth { extra_groups = postfix }" lets the helper (user
+# dovecot, not in group postfix in /etc/group) connect. Without that
+# setting the login is a temporary failure with "Permission denied".
 # Checks: an imap-scoped token logs in; a wrong token, another mailbox's
 # token, a revoked, an expired, an smtp-only token and a disabled mailbox
 # do not; POP3 with a pop3-scoped token; doveadm auth test straight at
@@ -57,33 +64,22 @@ if [ -z "${MG_PG_DIR:-}" ]; then
 fi
 DB_URL=$(tb_newdb mg_cpw_dovecot)
 tb_keyfile "$D/token.key"
-SOCK_DIR=$D/mg
-SOCK=$SOCK_DIR/auth
-mkdir -p "$SOCK_DIR"
-chmod 755 "$SOCK_DIR"
+SPOOL=$D/spool # stands for /var/spool/postfix
+tb_mailgate_sockdir "$SPOOL"
+SOCK=$SPOOL/mailgate/auth
 tb_check_sun_path "$SOCK"
 CONF=$D/mailgate.conf
-(umask 077 && cat >"$CONF" <<EOF
-[database]
-url = $DB_URL
-
-[tokens]
-key_file = $D/token.key
-
-[auth]
-socket = $SOCK
-socket_group = dovecot
-socket_mode = 0660
-failure_delay = 0
-lockout_failures = 1000
-
-[http]
-listen =
-
-[log]
-level = info
-EOF
-)
+(umask 077 && {
+	printf '[database]\nurl = %s\n\n' "$DB_URL"
+	printf '[tokens]\nkey_file = %s\n\n' "$D/token.key"
+	tb_mailgate_auth_conf "$SPOOL"
+	printf 'failure_delay = 0\nlockout_failures = 1000\n\n'
+	printf '[http]\nlisten =\n\n[log]\nlevel = info\n'
+} >"$CONF")
+grep -qx "socket = $SOCK" "$CONF"
+# Readable by mailgated (group mailgate), as the docs ask.
+chgrp mailgate "$CONF" "$D/token.key" && chmod 640 "$CONF" "$D/token.key"
+MGD_PROG=$(tb_mailgated_as_mailgate "$D/bin")
 
 mg()
 {
@@ -121,15 +117,26 @@ mg mailbox disable carol@example.org >/dev/null 2>&1
 # --- mailgated ----------------------------------------------------------
 start_mailgated()
 {
-	"$MG_BUILD/mailgated" -c "$CONF" </dev/null >>"$D/mailgated.log" 2>&1 &
+	"$MGD_PROG" -c "$CONF" </dev/null >>"$D/mailgated.log" 2>&1 &
 	MGD_PID=$!
 	tb_wait_file "$SOCK" 20
 }
 start_mailgated
 
 # --- Dovecot with the helper as its passdb -------------------------------
+# deploy/dovecot/auth-mailgate.conf.ext with its paths replaced: the
+# queue directory, the helper (copied where user dovecot can run it) and
+# the mail homes. NOGROUP is the same without extra_groups.
 PROG=$(tb_install_prog "$MG_BUILD/mailgate-checkpassword" "$D/bin")
-tb_dovecot_imap_start "$D/imap" "$MG_IMAP_PORT" "$PROG --socket $SOCK --timeout 3"
+DV_CONF=$D/auth-mailgate.conf.ext
+sed -e "s|/var/spool/postfix|$SPOOL|g" \
+    -e "s|/usr/bin/mailgate-checkpassword|$PROG|g" \
+    -e "s|/var/vmail|$D/imap/home|g" \
+    "$MG_SRC/deploy/dovecot/auth-mailgate.conf.ext" >"$DV_CONF"
+grep -q "args = $PROG --socket $SOCK\$" "$DV_CONF"
+grep -q '^  extra_groups = postfix$' "$DV_CONF"
+grep -v '^  extra_groups = ' "$DV_CONF" >"$D/auth-nogroup.conf.ext"
+tb_dovecot_imap_start "$D/imap" "$MG_IMAP_PORT" - "$DV_CONF"
 DLOG=$D/imap/dovecot.log
 
 # --- a stdlib client: prints OK or NO <server text> ---------------------
@@ -171,12 +178,17 @@ login()
 IMAP_NO="NO b'[AUTHENTICATIONFAILED]"
 IMAP_TEMP="NO b'[UNAVAILABLE]"
 
-# The socket as deployed: only root and group dovecot may connect, and
-# the helper (user dovecot) gets in through the group.
-if [ "$(stat -c '%a %G' "$SOCK")" = "660 dovecot" ]; then
-	echo "ok: mailgated's socket is 0660 group dovecot"
+# The socket as deployed: only mailgate and group postfix may connect.
+# User dovecot is not in group postfix (/etc/group), so the helper can
+# only get in through the group Dovecot gives its auth process.
+if [ "$(stat -c '%a %U %G' "$SOCK")" = "660 mailgate postfix" ]; then
+	echo "ok: mailgated's socket is 0660 mailgate:postfix"
 else
 	echo "FAIL: socket is $(stat -c '%a %U:%G' "$SOCK")"
+	FAILS=$((FAILS + 1))
+fi
+if id -Gn dovecot | grep -qw postfix; then
+	echo "FAIL: user dovecot is in group postfix: extra_groups untested"
 	FAILS=$((FAILS + 1))
 fi
 
@@ -187,6 +199,28 @@ check "login name in another case" OK \
 grep -q 'imap-login: Info: Login: user=<alice@example.org>' "$DLOG" &&
     echo "ok: Dovecot logged the session in as alice@example.org" ||
     { echo "FAIL: no Login line for alice"; FAILS=$((FAILS + 1)); }
+
+# Dovecot's auth process (it runs the helper): user dovecot, and group
+# postfix from extra_groups.
+auth_groups()
+{
+	local master pid
+
+	master=$(tb_read_pid "$1/pid")
+	pid=$(pgrep -P "$master" -x auth | head -n 1 || true)
+	[ -n "$pid" ] || return 0
+	awk '/^Uid:/ {u = $2} /^Groups:/ {$1 = ""; g = $0}
+	    END {print u ":" g}' "/proc/$pid/status"
+}
+PF_GID=$(getent group postfix | cut -d: -f3)
+got=$(auth_groups "$D/imap")
+if [[ $got == "$(id -u dovecot):"* ]] && grep -qw "$PF_GID" <<<"${got#*:}"
+then
+	echo "ok: Dovecot's auth process: uid dovecot, groups${got#*:}"
+else
+	echo "FAIL: Dovecot's auth process uid:groups '$got', want group $PF_GID"
+	FAILS=$((FAILS + 1))
+fi
 
 # forge NAME ID: a well-formed token (right shape and checksum) with a
 # secret nobody was given, so mailgated has to look it up to say no.
@@ -308,10 +342,33 @@ start_mailgated
 check "mailgated restarted" OK \
     "$(login imap "$MG_IMAP_PORT" alice@example.org "$D/imap.tok")"
 
+# --- without extra_groups: permission denied, a temporary failure --------
+tb_dovecot_stop "$D/imap"
+tb_dovecot_imap_start "$D/imap-nogroup" "$MG_IMAP_PORT" - \
+    "$D/auth-nogroup.conf.ext"
+check "no extra_groups: IMAP" "$IMAP_TEMP" \
+    "$(login imap "$MG_IMAP_PORT" alice@example.org "$D/imap.tok")"
+if grep -qF "auth: Error: mailgate-checkpassword: mailgated at $SOCK: connect: Permission denied" \
+    "$D/imap-nogroup/dovecot.log"; then
+	echo "ok: without extra_groups Dovecot logs 'connect: Permission denied'"
+else
+	echo "FAIL: no 'Permission denied' without extra_groups:"
+	tail -n 5 "$D/imap-nogroup/dovecot.log"
+	FAILS=$((FAILS + 1))
+fi
+got=$(auth_groups "$D/imap-nogroup")
+if [[ $got == "$(id -u dovecot):"* ]] && ! grep -qw "$PF_GID" <<<"${got#*:}"
+then
+	echo "ok: without extra_groups the auth process lacks group postfix"
+else
+	echo "FAIL: without extra_groups: auth process uid:groups '$got'"
+	FAILS=$((FAILS + 1))
+fi
+
 # --- no token in any log --------------------------------------------------
 for t in "$D"/*.tok; do
 	if grep -qF "$(cat "$t")" "$DLOG" "$D/mailgated.log" \
-	    "$D/imap/out.log"; then
+	    "$D/imap/out.log" "$D/imap-nogroup/dovecot.log"; then
 		echo "FAIL: token $(basename "$t") appears in a log"
 		FAILS=$((FAILS + 1))
 	fi

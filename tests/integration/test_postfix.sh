@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # test_postfix.sh - real Postfix 3.7 (smtpd_sasl_type = dovecot) against
-# mailgated, with the configuration docs/postfix.md shows
-# (tests/proto/postfix-sasl.cf, tests/proto/mailgate-auth.conf):
+# mailgated, in the layout that deploy/ ships and docs/postfix.md shows:
+# the directory made from deploy/systemd/mailgate-tmpfiles.conf, the
+# [auth] section of deploy/mailgate.conf.example, mailgated as user
+# mailgate (as deploy/systemd/mailgated.service runs it), a chrooted
+# smtpd configured with deploy/postfix/main.cf.snippet (only
+# /var/spool/postfix and ports are replaced):
+#  - the socket is 0660 mailgate:postfix although mailgated is not in
+#    group postfix (setgid directory), and a user outside the group
+#    cannot connect;
 #  - swaks PLAIN and LOGIN succeed with a valid smtp token (unix socket
 #    inside the queue directory, then inet:127.0.0.1:PORT);
 #  - wrong token, wrong mailbox, revoked, expired, imap-only and
@@ -30,18 +37,23 @@ tb_pg_start "$D/pg" "$MG_AUTHSOCK_PG_PORT" >/dev/null
 URL=$(tb_pg_url "$D/pg" "$MG_AUTHSOCK_PG_PORT" mailgate)
 
 # mailgated's socket directory inside the queue directory, made before
-# Postfix exists: root-owned, group postfix, 0750.
-mkdir -p "$P/spool/mailgate"
-chgrp postfix "$P/spool/mailgate" && chmod 0750 "$P/spool/mailgate"
+# Postfix exists, from the shipped tmpfiles line: 2750 mailgate:postfix.
+tb_mailgate_sockdir "$P/spool"
+SOCK=$P/spool/mailgate/auth
+tb_check_sun_path "$SOCK"
 tb_keyfile "$D/token.key"
 {
 	printf '[database]\nurl = %s\nconnect_timeout = 2\n' "$URL"
 	printf '[tokens]\nkey_file = %s\n' "$D/token.key"
-	sed "s|/var/spool/postfix|$P/spool|" "$MG_SRC/tests/proto/mailgate-auth.conf"
+	tb_mailgate_auth_conf "$P/spool"
 	printf 'tcp_listen = 127.0.0.1:%s\nfailure_delay = 10ms\n' \
 	    "$MG_AUTHSOCK_PORT"
 } >"$D/mailgate.conf"
 CONF=$D/mailgate.conf
+grep -qx "socket = $SOCK" "$CONF"
+# Readable by mailgated (group mailgate), as the docs ask.
+chgrp mailgate "$CONF" "$D/token.key" && chmod 640 "$CONF" "$D/token.key"
+MG_MAILGATED=$(tb_mailgated_as_mailgate "$D/bin")
 "$MG_MAILGATE" -c "$CONF" db migrate >/dev/null
 for m in alice carol; do
 	"$MG_MAILGATE" -c "$CONF" mailbox add $m@example.org >/dev/null 2>&1
@@ -60,14 +72,42 @@ tb_pg_psql "$D/pg" "$MG_AUTHSOCK_PG_PORT" -d mailgate -qc \
      WHERE public_id = '$(as_id "$TOK_EXPIRED")'"
 
 as_start "$CONF" "$D"
-stat -c '%a %U %G' "$P/spool/mailgate/auth" | grep -qx '660 postfix postfix'
 
-SASL_PATH=$(sed -n 's/^smtpd_sasl_path = //p' \
-    "$MG_SRC/tests/proto/postfix-sasl.cf")
-tb_postfix_start "$P" "$MG_AUTHSOCK_SMTP_PORT" "$SASL_PATH"
-grep -v '^#' "$MG_SRC/tests/proto/postfix-sasl.cf" |
+# mailgated runs as mailgate, without group postfix; its socket still
+# has group postfix, inherited from the setgid directory.
+MGD=$(cat "$D/pid")
+PF_GID=$(getent group postfix | cut -d: -f3)
+[ "$(awk '/^Uid:/ {print $2}' "/proc/$MGD/status")" = "$(id -u mailgate)" ]
+if awk '/^Groups:/' "/proc/$MGD/status" | grep -qw "$PF_GID" ||
+    [ "$(awk '/^Gid:/ {print $2}' "/proc/$MGD/status")" = "$PF_GID" ]; then
+	echo "FAIL: mailgated has group postfix" >&2
+	exit 1
+fi
+got=$(stat -c '%a %U %G' "$SOCK")
+[ "$got" = '660 mailgate postfix' ] ||
+    { echo "FAIL: socket is '$got', want '660 mailgate postfix'" >&2; exit 1; }
+echo "ok: socket 0660 mailgate:postfix, mailgated uid mailgate, not in group postfix"
+# Someone outside group postfix is turned away by the file system.
+got=$(cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+    /usr/bin/python3 -c 'import socket, sys
+try:
+    socket.socket(socket.AF_UNIX).connect(sys.argv[1])
+    print("connected")
+except PermissionError:
+    print("denied")' "$SOCK")
+[ "$got" = denied ] ||
+    { echo "FAIL: user nobody: $got, want denied" >&2; exit 1; }
+echo "ok: user nobody cannot connect to the socket"
+
+# Postfix: the shipped main.cf lines as they are, smtpd chrooted.
+SNIPPET=$MG_SRC/deploy/postfix/main.cf.snippet
+SASL_PATH=$(sed -n 's/^smtpd_sasl_path = //p' "$SNIPPET")
+[ "$SASL_PATH" = mailgate/auth ]
+tb_postfix_start "$P" "$MG_AUTHSOCK_SMTP_PORT" "$SASL_PATH" y
+grep -v '^#' "$SNIPPET" |
     while IFS= read -r line; do postconf -c "$P/etc" -e "$line"; done
 postfix -c "$P/etc" reload >/dev/null 2>&1
+grep -Eq '^127\.0\.0\.1:[0-9]+ +inet +n +- +y ' "$P/etc/master.cf"
 
 # smtp MECH USER PASS: swaks' transcript of one AUTH.
 smtp()
@@ -94,6 +134,21 @@ want()
 
 want 235 PLAIN $A "$TOK" "PLAIN, valid smtp token, unix socket"
 want 235 LOGIN $A "$TOK" "LOGIN, valid smtp token"
+# The smtpd that answered runs as postfix, chrooted into the queue
+# directory, with no supplementary groups (Postfix's set_ugid drops
+# them): it reaches mailgate/auth through its primary group alone.
+PF_MASTER=$(tb_read_pid "$P/spool/pid/master.pid")
+SMTPD=$(pgrep -P "$PF_MASTER" -x smtpd | head -n 1 || true)
+[ -n "$SMTPD" ] || { echo "FAIL: no smtpd process" >&2; exit 1; }
+got=$(readlink "/proc/$SMTPD/root")
+[ "$got" = "$(cd "$P/spool" && pwd)" ] ||
+    { echo "FAIL: smtpd's root is '$got', not the queue directory" >&2; exit 1; }
+got=$(awk '/^Uid:/ {u = $2} /^Groups:/ {$1 = ""; g = $0}
+    END {print u ":" g}' "/proc/$SMTPD/status")
+[ "$got" = "$(id -u postfix): $PF_GID" ] ||
+    { echo "FAIL: smtpd uid:groups '$got'" >&2; exit 1; }
+echo "ok: smtpd chrooted to the queue directory, uid postfix, groups $PF_GID"
+
 want 535 PLAIN $A "${TOK}x" "wrong token"
 want 535 PLAIN carol@example.org "$TOK" "token of another mailbox"
 want 535 PLAIN $A "$TOK_REVOKED" "revoked token"

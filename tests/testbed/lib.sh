@@ -418,13 +418,16 @@ tb_pid_running()
 	[ -n "$pid" ] && tb_pid_alive "$pid"
 }
 
-# tb_dovecot_imap_start DIR PORT PASSDB_ARGS: Dovecot IMAP on
+# tb_dovecot_imap_start DIR PORT PASSDB_ARGS [AUTH_CONF]: Dovecot IMAP on
 # 127.0.0.1:PORT (POP3 too when MG_POP3_PORT is set) whose passdb is
 # "checkpassword" with args PASSDB_ARGS (the program, readable and
-# executable by user dovecot, as are all its parent directories).
+# executable by user dovecot, as are all its parent directories) and
+# whose userdb maps everyone to nobody. With AUTH_CONF, that file is
+# included instead (its passdb, userdb and any service settings) and
+# PASSDB_ARGS is ignored. Homes live in DIR/home.
 tb_dovecot_imap_start()
 {
-	local dir=$1 port=$2 args=$3 proto=imap pid
+	local dir=$1 port=$2 args=$3 auth=${4:-} proto=imap pid
 
 	tb_mkroot "$dir"
 	dir=$(cd "$dir" && pwd)
@@ -437,12 +440,16 @@ tb_dovecot_imap_start()
 	if [ -n "${MG_POP3_PORT:-}" ]; then
 		proto="imap pop3"
 	fi
+	if [ -z "$auth" ]; then
+		auth=$dir/auth.conf
+		tb_render "$TB_LIB_DIR/dovecot-checkpassword.conf.in" "$auth" \
+		    "PASSDB_ARGS=$args" "HOME_DIR=$dir/home"
+	fi
 	tb_render "$TB_LIB_DIR/dovecot-imap.conf.in" "$dir/dovecot.conf" \
 	    "INSTANCE=mgtb-imap-$port" "BASE_DIR=$dir/run" \
 	    "STATE_DIR=$dir/state" "LOG_PATH=$dir/dovecot.log" \
 	    "PROTOCOLS=$proto" "IMAP_PORT=$port" \
-	    "POP3_PORT=${MG_POP3_PORT:-0}" "PASSDB_ARGS=$args" \
-	    "HOME_DIR=$dir/home"
+	    "POP3_PORT=${MG_POP3_PORT:-0}" "AUTH_CONF=$auth"
 	tb_dovecot_run "$dir" "$dir/dovecot.conf"
 	pid=$(tb_read_pid "$dir/pid")
 	tb_wait_listen "$port" 20 "$pid" || {
@@ -510,14 +517,16 @@ tb_dovecot_stop()
 
 # --- Postfix ----------------------------------------------------------
 
-# tb_postfix_start DIR PORT SASL_PATH: Postfix with its own configuration
-# in DIR/etc, smtpd on 127.0.0.1:PORT, SMTP AUTH through the Dovecot auth
-# protocol at SASL_PATH ("inet:127.0.0.1:9143", or "private/auth" relative
-# to DIR/spool). Start the auth server first: an smtpd that finds no
-# socket exits, and master then holds the service for 1 s.
+# tb_postfix_start DIR PORT SASL_PATH [CHROOT]: Postfix with its own
+# configuration in DIR/etc, smtpd on 127.0.0.1:PORT, SMTP AUTH through the
+# Dovecot auth protocol at SASL_PATH ("inet:127.0.0.1:9143", or
+# "private/auth" relative to DIR/spool). CHROOT "y" chroots smtpd into
+# DIR/spool as Debian's master.cf does (with the same copies of /etc
+# files); default "n". Start the auth server first: an smtpd that finds
+# no socket exits, and master then holds the service for 1 s.
 tb_postfix_start()
 {
-	local dir=$1 port=$2 sasl=$3 pid
+	local dir=$1 port=$2 sasl=$3 chroot=${4:-n} pid f
 
 	tb_mkroot "$dir"
 	dir=$(cd "$dir" && pwd)
@@ -532,7 +541,15 @@ tb_postfix_start()
 	    "QUEUE_DIR=$dir/spool" "DATA_DIR=$dir/data" \
 	    "MAILLOG=$dir/maillog" "DIR=$dir" "SASL_PATH=$sasl"
 	tb_render "$TB_LIB_DIR/postfix-master.cf.in" "$dir/etc/master.cf" \
-	    "SMTPD_LISTEN=127.0.0.1:$port"
+	    "SMTPD_LISTEN=127.0.0.1:$port" "SMTPD_CHROOT=$chroot"
+	if [ "$chroot" = y ]; then
+		# What Debian's postfix start copies into the chroot.
+		mkdir -p "$dir/spool/etc"
+		for f in localtime services resolv.conf hosts host.conf \
+		    nsswitch.conf; do
+			[ ! -e "/etc/$f" ] || cp -L "/etc/$f" "$dir/spool/etc/"
+		done
+	fi
 	# check also creates spool/{private,public,pid,...} with the right
 	# owners; it reports on the log file only.
 	if ! postfix -c "$dir/etc" check >/dev/null 2>&1; then
@@ -558,6 +575,98 @@ tb_postfix_start()
 tb_postfix_stop()
 {
 	tb_stop_pid "$1/spool/pid/master.pid"
+}
+
+# --- mailgated's socket for Postfix and Dovecot (the layout of deploy/) --
+
+# tb_mailgate_users: the system users the shipped layout names: mailgate
+# (from deploy/systemd/mailgate-sysusers.conf, as a package would make
+# it) and vmail, the mail owner of deploy/dovecot/auth-mailgate.conf.ext.
+# Does nothing for users that exist.
+tb_mailgate_users()
+{
+	local sysusers=$MG_SRC/deploy/systemd/mailgate-sysusers.conf
+
+	if ! id -u mailgate >/dev/null 2>&1; then
+		if command -v systemd-sysusers >/dev/null; then
+			systemd-sysusers "$sysusers" >/dev/null 2>&1
+		else
+			useradd --system --user-group --no-create-home \
+			    --home-dir /nonexistent --shell /usr/sbin/nologin \
+			    mailgate
+		fi
+	fi
+	if ! id -u vmail >/dev/null 2>&1; then
+		useradd --system --user-group --no-create-home \
+		    --home-dir /nonexistent --shell /usr/sbin/nologin vmail
+	fi
+	if ! id -u mailgate >/dev/null 2>&1 || ! id -u vmail >/dev/null 2>&1
+	then
+		tb_die "cannot create the users mailgate and vmail"
+		return 1
+	fi
+}
+
+# tb_mailgate_sockdir QUEUE_DIR: QUEUE_DIR/mailgate made exactly as
+# deploy/systemd/mailgate-tmpfiles.conf makes /var/spool/postfix/mailgate
+# (systemd-tmpfiles on that file with the path replaced; the same line
+# read by hand where systemd-tmpfiles is missing). Checks the result:
+# mode 2750, owner mailgate, group postfix.
+tb_mailgate_sockdir()
+{
+	local q=$1 conf path mode user group got
+
+	tb_mailgate_users || return 1
+	tb_mkroot "$q"
+	q=$(cd "$q" && pwd)
+	conf=$q.mailgate-tmpfiles.conf
+	sed "s|/var/spool/postfix|$q|g" \
+	    "$MG_SRC/deploy/systemd/mailgate-tmpfiles.conf" >"$conf"
+	if command -v systemd-tmpfiles >/dev/null; then
+		if ! systemd-tmpfiles --create "$conf" >&2; then
+			tb_die "systemd-tmpfiles --create $conf failed"
+			return 1
+		fi
+	else
+		read -r _ path mode user group _ < <(grep '^d ' "$conf")
+		install -d -m "$mode" -o "$user" -g "$group" "$path"
+	fi
+	got=$(stat -c '%a %U %G' "$q/mailgate")
+	if [ "$got" != "2750 mailgate postfix" ]; then
+		tb_die "$q/mailgate is '$got', not '2750 mailgate postfix'"
+		return 1
+	fi
+}
+
+# tb_mailgate_auth_conf QUEUE_DIR: the [auth] section of
+# deploy/mailgate.conf.example (comments and all) with /var/spool/postfix
+# replaced by QUEUE_DIR, for a test's mailgate.conf; test settings go
+# after it.
+tb_mailgate_auth_conf()
+{
+	sed -n '/^\[auth\]$/,/^\[/p' "$MG_SRC/deploy/mailgate.conf.example" |
+	    sed -e '$d' -e "s|/var/spool/postfix|$1|g"
+}
+
+# tb_mailgated_as_mailgate DIR: a copy of $MG_BUILD/mailgated in DIR and,
+# next to it, DIR/mailgated-as-mailgate, which runs it the way
+# deploy/systemd/mailgated.service does: user and group mailgate, no
+# supplementary groups, no capabilities, no new privileges, umask 0077.
+# Prints the wrapper's path (a drop-in for MG_MAILGATED; it execs, so
+# its PID is mailgated's). The configuration and key files must be
+# readable by group mailgate.
+tb_mailgated_as_mailgate()
+{
+	local dir=$1 prog
+
+	tb_mailgate_users || return 1
+	prog=$(tb_install_prog "$MG_BUILD/mailgated" "$dir")
+	printf '%s\n' '#!/bin/sh' 'umask 077' \
+	    "exec setpriv --reuid=mailgate --regid=mailgate --init-groups \\" \
+	    "    --bounding-set=-all --inh-caps=-all --no-new-privs -- \\" \
+	    "    '$prog' \"\$@\"" >"$dir/mailgated-as-mailgate"
+	chmod 755 "$dir/mailgated-as-mailgate"
+	printf '%s\n' "$dir/mailgated-as-mailgate"
 }
 
 # --- OpenID provider --------------------------------------------------
