@@ -76,7 +76,10 @@ struct web_session {
 /* What web_store_session_create() records. */
 struct web_session_new {
 	int64_t mailbox_id;
-	int64_t identity_id; /* 0 = none */
+	/* The identity link that opened the session, or NULL: removing
+	 * the link (mailgate link remove) then ends the session. */
+	const char *issuer;
+	const char *subject;
 	bool mfa;
 	const char *notice; /* NULL = none; cut to WEB_NOTICE_MAX */
 	int64_t max_age;    /* seconds until the absolute end */

@@ -39,9 +39,9 @@ static const struct db_stmt web_store_session_insert = {
 	"web_session_create",
 	"INSERT INTO web_sessions (id_hash, mailbox_id, identity_id, mfa, "
 	"notice, expires_at, created_ip) VALUES ($1::bytea, $2::int8, "
-	"nullif($3::int8, 0), $4::bool, $5, "
-	"now() + make_interval(secs => $6::int8), $7::inet)",
-	7,
+	"(SELECT id FROM identities WHERE issuer = $3 AND subject = $8), "
+	"$4::bool, $5, now() + make_interval(secs => $6::int8), $7::inet)",
+	8,
 };
 
 static const struct db_stmt web_store_session_update = {
@@ -178,15 +178,15 @@ web_store_session_create(struct db *db,
     const unsigned char id_hash[WEB_STORE_HASH_LEN],
     const struct web_session_new *sn, char **errstr_r)
 {
-	char hex[WEB_STORE_HEX_LEN], mbox[24], ident[24], age[24];
+	char hex[WEB_STORE_HEX_LEN], mbox[24], age[24];
 	char notice[WEB_NOTICE_MAX + 1];
-	const char *params[7];
+	const char *params[8];
 	PGresult *res;
 
 	web_store_hex(id_hash, hex);
 	params[0] = hex;
 	params[1] = db_fmt_int64(sn->mailbox_id, mbox, sizeof(mbox));
-	params[2] = db_fmt_int64(sn->identity_id, ident, sizeof(ident));
+	params[2] = sn->issuer;
 	params[3] = sn->mfa ? "true" : "false";
 	params[4] = NULL;
 	if (sn->notice != NULL && sn->notice[0] != '\0') {
@@ -195,6 +195,7 @@ web_store_session_create(struct db *db,
 	}
 	params[5] = db_fmt_int64(sn->max_age, age, sizeof(age));
 	params[6] = sn->ip != NULL && sn->ip[0] != '\0' ? sn->ip : NULL;
+	params[7] = sn->subject;
 	res = db_exec(db, &web_store_session_insert, params, NULL, errstr_r);
 	if (res == NULL)
 		return MG_TEMPFAIL;

@@ -326,6 +326,8 @@ web_login_success(struct web_login *wl)
 	json_t *o;
 
 	sn.mailbox_id = wl->mailbox_id;
+	sn.issuer = wl->id->issuer;
+	sn.subject = wl->id->subject;
 	sn.mfa = wl->mapped.mfa;
 	sn.notice = wl->notice;
 	sn.max_age = req->h->cfg->http.session_max > 0 ?

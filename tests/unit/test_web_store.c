@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_web_store.c - login states and web sessions against a real
- * PostgreSQL. MG_TEST_DB_URL names an empty database we may migrate
- * (tests/run exports it); without it every test is skipped.
+ * PostgreSQL. MG_TEST_DB_URL, or else MG_PG_URL (tests/run's own
+ * database), names a database we may migrate and whose web tables we
+ * may empty; without either every test is skipped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,6 +72,8 @@ setup(void **state)
 	char *err = NULL;
 	int from, to;
 
+	if (url == NULL || url[0] == '\0')
+		url = getenv("MG_PG_URL");
 	if (url == NULL || url[0] == '\0')
 		return 0;
 	f = xcalloc(1, sizeof(*f));
@@ -347,6 +350,41 @@ session_refusals(void **state)
 	    "address = 'webstore@example.org'");
 }
 
+/* A session opened through an identity link ends when the link goes. */
+static void
+session_ends_with_its_identity_link(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char h[WEB_STORE_HASH_LEN];
+	struct web_session_new sn = { 0 };
+	struct web_session s;
+	char *err = NULL;
+
+	NEED_DB(f);
+	sql(f->db,
+	    "INSERT INTO identities (issuer, subject, mailbox_id, created_by) "
+	    "SELECT 'https://idp.example/', 'sub-linked', id, 'test' FROM "
+	    "mailboxes WHERE address = 'webstore@example.org' "
+	    "ON CONFLICT DO NOTHING");
+	sn.mailbox_id = f->mailbox_id;
+	sn.issuer = "https://idp.example/";
+	sn.subject = "sub-linked";
+	sn.max_age = 3600;
+	web_store_hash("session-linked", 14, h);
+	assert_int_equal(web_store_session_create(f->db, h, &sn, &err), MG_OK);
+	new_session(f, "session-unlinked", false, NULL);
+	assert_int_equal(sql_int(f->db,
+			     "SELECT count(*) FROM web_sessions s JOIN "
+			     "identities i ON i.id = s.identity_id WHERE "
+			     "s.id_hash = sha256('session-linked')"),
+	    1);
+	assert_int_equal(touch(f->db, "session-linked", 1800, &s), MG_OK);
+
+	sql(f->db, "DELETE FROM identities WHERE subject = 'sub-linked'");
+	assert_int_equal(touch(f->db, "session-linked", 1800, &s), MG_PERMFAIL);
+	assert_int_equal(touch(f->db, "session-unlinked", 1800, &s), MG_OK);
+}
+
 static void
 purge_removes_only_dead_rows(void **state)
 {
@@ -387,6 +425,7 @@ main(void)
 		cmocka_unit_test(login_state_rejects_bad_return_to),
 		cmocka_unit_test(session_round_trip),
 		cmocka_unit_test(session_refusals),
+		cmocka_unit_test(session_ends_with_its_identity_link),
 		cmocka_unit_test(purge_removes_only_dead_rows),
 	};
 
