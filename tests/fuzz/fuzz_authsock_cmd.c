@@ -12,6 +12,8 @@
  * the mechanism steps) are small fakes here that keep the request
  * table and check what the parser hands them: no event loop, database
  * or token check is involved.
+ *
+ * smoke runs: 300000
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -6,6 +6,8 @@
  * ("MAILGATE_AUTH_SOCKET=/x"). The file goes through a temporary file,
  * as config_load() only reads paths. An accepted configuration must
  * hold its documented invariants, and config_require() must not crash.
+ *
+ * smoke runs: 10000
  */
 #include <stddef.h>
 #include <stdint.h>

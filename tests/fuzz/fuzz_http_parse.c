@@ -10,6 +10,8 @@
  *   3 X-Forwarded-For behind trusted proxies: http_net_client();
  *   4 escaping: http_html_escape() and http_buf_urlenc().
  * Each checks what its header promises about the result.
+ *
+ * smoke runs: 60000
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -9,6 +9,8 @@
  *   clang -fsanitize=fuzzer,address -Iinclude -Isrc \
  *       tests/fuzz/fuzz_oidc_jwt.c src/oidc/\*.c src/common/\*.c \
  *       -lcurl -lcjose -ljansson -lcrypto -lpthread
+ *
+ * smoke runs: 300000
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -7,6 +7,8 @@
  *   clang -fsanitize=fuzzer,address -Iinclude tests/fuzz/fuzz_token_parse.c
  *       src/common/token.c src/common/secret.c src/common/xmalloc.c
  *       -lcrypto
+ *
+ * smoke runs: 2000000
  */
 #include <stddef.h>
 #include <stdint.h>
