@@ -89,12 +89,12 @@ fi
 # check_config NAME FILE WANT: both programs' check, WANT ok or fail.
 check_config()
 {
-	local name=$1 file=$2 want=$3 rc
+	local name=$1 file=$2 want=$3 rc prog
 
 	for prog in "mailgated --check-config" "mailgate check-config"; do
 		set +e
-		env -u MAILGATE_CONFIG $MG_BUILD/${prog%% *} -c "$file" \
-		    ${prog#* } >"$D/check.out" 2>&1
+		env -u MAILGATE_CONFIG "$MG_BUILD/${prog%% *}" -c "$file" \
+		    "${prog#* }" >"$D/check.out" 2>&1
 		rc=$?
 		set -e
 		if { [ "$want" = ok ] && [ "$rc" = 0 ]; } ||
@@ -109,8 +109,11 @@ check_config()
 check_config "deploy/mailgate.conf.example" "$D/example.conf" ok
 check_config "every commented setting on" "$D/all-keys.conf" ok
 check_config "a misspelt key" "$D/typo.conf" fail
-grep -q 'socket_moed' "$D/check.out" &&
-    ok "the misspelt key is named" || bad "the error does not name socket_moed"
+if grep -q 'socket_moed' "$D/check.out"; then
+	ok "the misspelt key is named"
+else
+	bad "the error does not name socket_moed"
+fi
 
 # Every key of src/common/config.c's table appears in its section.
 python3 - "$MG_SRC/src/common/config.c" "$EXAMPLE" >"$D/keys.out" <<'EOF'
