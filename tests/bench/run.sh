@@ -263,18 +263,19 @@ say "IMAP logins: checkpassword -> mailgated vs passwd-file {PLAIN}"
 start_mailgated 5m
 PROG=$(tb_install_prog "$BUILD/mailgate-checkpassword" "$ROOT/bin")
 tb_dovecot_imap_start "$ROOT/imap-cpw" "$IMAP_PORT" "$PROG --socket $SOCK"
-# The passwd-file twin: the same template with another passdb.
-mkdir -p "$ROOT/imap-pf/run" "$ROOT/imap-pf/state" "$ROOT/imap-pf/home"
-chmod 1777 "$ROOT/imap-pf/home"
-tb_render "$SRC/tests/testbed/dovecot-imap.conf.in" "$ROOT/imap-pf/dovecot.conf" \
-    "INSTANCE=mgbench-imap-pf" "BASE_DIR=$ROOT/imap-pf/run" \
-    "STATE_DIR=$ROOT/imap-pf/state" "LOG_PATH=$ROOT/imap-pf/dovecot.log" \
-    "PROTOCOLS=imap" "IMAP_PORT=$IMAP2_PORT" "POP3_PORT=0" \
-    "PASSDB_ARGS=$ROOT/users.plain" "HOME_DIR=$ROOT/imap-pf/home"
-sed -i 's/driver = checkpassword/driver = passwd-file/' \
-    "$ROOT/imap-pf/dovecot.conf"
-tb_dovecot_run "$ROOT/imap-pf" "$ROOT/imap-pf/dovecot.conf"
-tb_wait_listen "$IMAP2_PORT" 20
+# The passwd-file twin: the same instance with another passdb.
+cat >"$ROOT/imap-pf.auth.conf" <<EOF
+passdb {
+  driver = passwd-file
+  args = $ROOT/users.plain
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$ROOT/imap-pf/home/%u
+}
+EOF
+tb_dovecot_imap_start "$ROOT/imap-pf" "$IMAP2_PORT" "" \
+    "$ROOT/imap-pf.auth.conf"
 
 cat >"$ROOT/logins.py" <<'EOF'
 import imaplib, sys, time
