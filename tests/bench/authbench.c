@@ -65,7 +65,7 @@ authbench_now(void)
 static void
 authbench_die(const char *what)
 {
-	fprintf(stderr, "authbench: %s: %s\n", what, strerror(errno));
+	(void)fprintf(stderr, "authbench: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
@@ -85,8 +85,8 @@ authbench_b64(const unsigned char *in, size_t len, char *out)
 			v |= in[i + 2];
 		out[o++] = a[v >> 18];
 		out[o++] = a[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? a[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? a[v & 63] : '=';
+		out[o++] = (char)(i + 1 < len ? a[(v >> 6) & 63] : '=');
+		out[o++] = (char)(i + 2 < len ? a[v & 63] : '=');
 	}
 	out[o] = '\0';
 	return o;
@@ -123,9 +123,9 @@ authbench_load_creds(struct authbench *b, const char *path)
 		authbench_b64(raw, ulen + plen + 2, b->lines[b->ncreds]);
 		b->ncreds++;
 	}
-	fclose(f);
+	(void)fclose(f);
 	if (b->ncreds == 0) {
-		fprintf(
+		(void)fprintf(
 		    stderr, "authbench: no user<TAB>password in %s\n", path);
 		exit(1);
 	}
@@ -252,7 +252,8 @@ authbench_line(struct authbench *b, struct authbench_conn *c, char *line)
 	else if (strncmp(line, "FAIL\t", 5) == 0)
 		ok = false;
 	else {
-		fprintf(stderr, "authbench: unexpected reply: %.60s\n", line);
+		(void)fprintf(
+		    stderr, "authbench: unexpected reply: %.60s\n", line);
 		exit(1);
 	}
 	id = strtoul(line + (ok ? 3 : 5), NULL, 10);
@@ -282,7 +283,7 @@ authbench_read(struct authbench *b, struct authbench_conn *c)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			fprintf(stderr,
+			(void)fprintf(stderr,
 			    "authbench: server closed a "
 			    "connection\n");
 			exit(1);
@@ -298,7 +299,8 @@ authbench_read(struct authbench *b, struct authbench_conn *c)
 		c->rlen -= (size_t)(p - c->rbuf);
 		memmove(c->rbuf, p, c->rlen);
 		if (c->rlen == sizeof(c->rbuf)) {
-			fprintf(stderr, "authbench: reply line too long\n");
+			(void)fprintf(
+			    stderr, "authbench: reply line too long\n");
 			exit(1);
 		}
 	}
@@ -315,7 +317,7 @@ authbench_cpu(const long *pids, int npids)
 	int i, n;
 
 	for (i = 0; i < npids; i++) {
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pids[i]);
+		(void)snprintf(path, sizeof(path), "/proc/%ld/stat", pids[i]);
 		f = fopen(path, "r");
 		if (f == NULL)
 			continue;
@@ -334,7 +336,7 @@ authbench_cpu(const long *pids, int npids)
 				sum += ut + st;
 			}
 		}
-		fclose(f);
+		(void)fclose(f);
 	}
 	return sum;
 }
@@ -346,7 +348,7 @@ authbench_rss_kib(long pid)
 	long kib = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	(void)snprintf(path, sizeof(path), "/proc/%ld/status", pid);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;
@@ -354,7 +356,7 @@ authbench_rss_kib(long pid)
 		if (strncmp(line, "VmRSS:", 6) == 0)
 			kib = strtol(line + 6, NULL, 10);
 	}
-	fclose(f);
+	(void)fclose(f);
 	return kib;
 }
 
@@ -386,7 +388,7 @@ authbench_loop(struct authbench *b, int ep, uint64_t until)
 static void
 authbench_usage(void)
 {
-	fprintf(stderr,
+	(void)fprintf(stderr,
 	    "usage: authbench (--unix PATH | --tcp IP:PORT) [-c CONNS] "
 	    "[-d SECS] [-w WARMUP_SECS]\n"
 	    "                 [-s SERVICE] [--pid PID]... -f CREDS_FILE\n"
@@ -396,102 +398,175 @@ authbench_usage(void)
 	exit(2);
 }
 
+/* What the command line asks for. */
+struct authbench_opts {
+	const char *unix_path, *tcp, *creds;
+	long pids[AUTHBENCH_PIDS_MAX];
+	int npids, nconns, idle;
+	double secs, warm;
+};
+
+/* A non-negative number of seconds, or usage. */
+static double
+authbench_secs(const char *v)
+{
+	char *end;
+	double d = strtod(v, &end);
+
+	if (end == v || *end != '\0' || d < 0)
+		authbench_usage();
+	return d;
+}
+
+/* One "-x VALUE" pair; false when o is not an option. */
+static bool
+authbench_opt(struct authbench *b, struct authbench_opts *opts, const char *o,
+    const char *v)
+{
+	if (strcmp(o, "--unix") == 0)
+		opts->unix_path = v;
+	else if (strcmp(o, "--tcp") == 0)
+		opts->tcp = v;
+	else if (strcmp(o, "-c") == 0)
+		opts->nconns = (int)strtol(v, NULL, 10);
+	else if (strcmp(o, "-d") == 0)
+		opts->secs = authbench_secs(v);
+	else if (strcmp(o, "-w") == 0)
+		opts->warm = authbench_secs(v);
+	else if (strcmp(o, "-s") == 0)
+		b->service = v;
+	else if (strcmp(o, "-f") == 0)
+		opts->creds = v;
+	else if (strcmp(o, "--idle") == 0)
+		opts->idle = (int)strtol(v, NULL, 10);
+	else if (strcmp(o, "--pid") == 0 && opts->npids < AUTHBENCH_PIDS_MAX)
+		opts->pids[opts->npids++] = strtol(v, NULL, 10);
+	else
+		return false;
+	return true;
+}
+
+static void
+authbench_args(
+    int argc, char **argv, struct authbench *b, struct authbench_opts *opts)
+{
+	int i;
+
+	for (i = 1; i < argc; i += 2) {
+		if (i + 1 >= argc ||
+		    !authbench_opt(b, opts, argv[i], argv[i + 1]))
+			authbench_usage();
+	}
+	if ((opts->unix_path == NULL) == (opts->tcp == NULL) ||
+	    authbench_target(b, opts->unix_path, opts->tcp) < 0 ||
+	    opts->nconns < 1)
+		authbench_usage();
+	if (opts->idle > 0) {
+		opts->nconns = opts->idle;
+		if (opts->npids != 1)
+			authbench_usage();
+	} else if (opts->creds == NULL) {
+		authbench_usage();
+	} else {
+		authbench_load_creds(b, opts->creds);
+	}
+}
+
+/* Handshakes done, nothing in flight: what idle connections cost. */
+static int
+authbench_idle(struct authbench *b, int ep, const struct authbench_conn *conns,
+    const struct authbench_opts *opts, long rss0)
+{
+	long rss1;
+	int i;
+
+	authbench_loop(b, ep, authbench_now() + (uint64_t)(opts->secs * 1e9));
+	for (i = 0; i < opts->nconns && conns[i].ready; i++)
+		;
+	rss1 = authbench_rss_kib(opts->pids[0]);
+	printf("idle_conns=%d handshaked=%d rss_before_kib=%ld "
+	       "rss_after_kib=%ld per_conn_bytes=%.0f\n",
+	    opts->idle, i, rss0, rss1,
+	    (double)(rss1 - rss0) * 1024 / opts->idle);
+	return i == opts->nconns ? 0 : 1;
+}
+
+/* The q-th of 100 quantile of the sorted latencies, in ms. */
+static double
+authbench_quantile_ms(const struct authbench *b, size_t q)
+{
+	uint64_t ns = b->lat[b->nlat * q / 100 - (q == 100 ? 1 : 0)];
+
+	return (double)ns / 1e6;
+}
+
+static void
+authbench_report(struct authbench *b, const struct authbench_opts *opts,
+    uint64_t ns, uint64_t ticks)
+{
+	double rate, cpu_us = -1;
+
+	qsort(b->lat, b->nlat, sizeof(*b->lat), authbench_cmp);
+	rate = (double)b->nlat / ((double)ns / 1e9);
+	if (opts->npids > 0)
+		cpu_us = (double)ticks * 1e6 / (double)sysconf(_SC_CLK_TCK) /
+		    (double)b->nlat;
+	printf("conns=%d secs=%.1f auths=%zu ok=%llu fail=%llu rate=%.0f "
+	       "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f cpu_us_per_auth=%.2f\n",
+	    opts->nconns, (double)ns / 1e9, b->nlat, (unsigned long long)b->ok,
+	    (unsigned long long)b->fail, rate, authbench_quantile_ms(b, 50),
+	    authbench_quantile_ms(b, 99), authbench_quantile_ms(b, 100),
+	    cpu_us);
+}
+
+/* Warm up, then measure: 0, 1 without replies, 3 with FAILs. */
+static int
+authbench_measure(
+    struct authbench *b, int ep, const struct authbench_opts *opts)
+{
+	uint64_t t0, t1, cpu0, cpu1;
+
+	authbench_loop(b, ep, authbench_now() + (uint64_t)(opts->warm * 1e9));
+	b->measuring = true;
+	cpu0 = authbench_cpu(opts->pids, opts->npids);
+	t0 = authbench_now();
+	authbench_loop(b, ep, t0 + (uint64_t)(opts->secs * 1e9));
+	t1 = authbench_now();
+	cpu1 = authbench_cpu(opts->pids, opts->npids);
+	b->measuring = false;
+
+	if (b->nlat == 0) {
+		(void)fprintf(stderr, "authbench: no replies\n");
+		return 1;
+	}
+	authbench_report(b, opts, t1 - t0, cpu1 - cpu0);
+	return b->fail > 0 ? 3 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct authbench b = { .service = "imap" };
+	struct authbench_opts opts = { .nconns = 1, .secs = 5, .warm = 1 };
 	struct authbench_conn *conns;
-	const char *unix_path = NULL, *tcp = NULL, *creds = NULL;
-	long pids[AUTHBENCH_PIDS_MAX], rss0, tick;
-	int i, nconns = 1, npids = 0, idle = 0, ep;
-	double secs = 5, warm = 1, rate, cpu_us;
-	uint64_t t0, t1, cpu0, cpu1;
+	long rss0;
+	int i, ep, ret;
 
-	for (i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (v == NULL)
-			authbench_usage();
-		if (strcmp(o, "--unix") == 0)
-			unix_path = v;
-		else if (strcmp(o, "--tcp") == 0)
-			tcp = v;
-		else if (strcmp(o, "-c") == 0)
-			nconns = (int)strtol(v, NULL, 10);
-		else if (strcmp(o, "-d") == 0)
-			secs = atof(v);
-		else if (strcmp(o, "-w") == 0)
-			warm = atof(v);
-		else if (strcmp(o, "-s") == 0)
-			b.service = v;
-		else if (strcmp(o, "-f") == 0)
-			creds = v;
-		else if (strcmp(o, "--idle") == 0)
-			idle = (int)strtol(v, NULL, 10);
-		else if (strcmp(o, "--pid") == 0 && npids < AUTHBENCH_PIDS_MAX)
-			pids[npids++] = strtol(v, NULL, 10);
-		else
-			authbench_usage();
-		i++;
-	}
-	if ((unix_path == NULL) == (tcp == NULL) ||
-	    authbench_target(&b, unix_path, tcp) < 0 || nconns < 1)
-		authbench_usage();
-	if (idle > 0) {
-		nconns = idle;
-		if (npids != 1)
-			authbench_usage();
-	} else if (creds == NULL) {
-		authbench_usage();
-	} else {
-		authbench_load_creds(&b, creds);
-	}
-
+	authbench_args(argc, argv, &b, &opts);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		authbench_die("epoll_create1");
-	conns = calloc((size_t)nconns, sizeof(*conns));
-	rss0 = npids > 0 ? authbench_rss_kib(pids[0]) : -1;
-	for (i = 0; i < nconns; i++)
+	conns = calloc((size_t)opts.nconns, sizeof(*conns));
+	if (conns == NULL)
+		authbench_die("calloc");
+	rss0 = opts.npids > 0 ? authbench_rss_kib(opts.pids[0]) : -1;
+	for (i = 0; i < opts.nconns; i++)
 		authbench_connect(&b, ep, &conns[i]);
 
-	if (idle > 0) {
-		/* Handshakes done, nothing in flight: what idle costs. */
-		authbench_loop(
-		    &b, ep, authbench_now() + (uint64_t)(secs * 1e9));
-		for (i = 0; i < nconns && conns[i].ready; i++)
-			;
-		printf("idle_conns=%d handshaked=%d rss_before_kib=%ld "
-		       "rss_after_kib=%ld per_conn_bytes=%.0f\n",
-		    idle, i, rss0, authbench_rss_kib(pids[0]),
-		    (double)(authbench_rss_kib(pids[0]) - rss0) * 1024 / idle);
-		return i == nconns ? 0 : 1;
-	}
-
-	authbench_loop(&b, ep, authbench_now() + (uint64_t)(warm * 1e9));
-	b.measuring = true;
-	cpu0 = authbench_cpu(pids, npids);
-	t0 = authbench_now();
-	authbench_loop(&b, ep, t0 + (uint64_t)(secs * 1e9));
-	t1 = authbench_now();
-	cpu1 = authbench_cpu(pids, npids);
-	b.measuring = false;
-
-	if (b.nlat == 0) {
-		fprintf(stderr, "authbench: no replies\n");
-		return 1;
-	}
-	qsort(b.lat, b.nlat, sizeof(*b.lat), authbench_cmp);
-	rate = (double)b.nlat / ((double)(t1 - t0) / 1e9);
-	tick = sysconf(_SC_CLK_TCK);
-	cpu_us = npids > 0 ?
-	    (double)(cpu1 - cpu0) * 1e6 / (double)tick / (double)b.nlat :
-	    -1;
-	printf("conns=%d secs=%.1f auths=%zu ok=%llu fail=%llu rate=%.0f "
-	       "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f cpu_us_per_auth=%.2f\n",
-	    nconns, (double)(t1 - t0) / 1e9, b.nlat, (unsigned long long)b.ok,
-	    (unsigned long long)b.fail, rate, (double)b.lat[b.nlat / 2] / 1e6,
-	    (double)b.lat[b.nlat * 99 / 100] / 1e6,
-	    (double)b.lat[b.nlat - 1] / 1e6, cpu_us);
-	return b.fail > 0 ? 3 : 0;
+	if (opts.idle > 0)
+		ret = authbench_idle(&b, ep, conns, &opts, rss0);
+	else
+		ret = authbench_measure(&b, ep, &opts);
+	free(conns);
+	return ret;
 }
