@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mailgate/parse.h"
 #include "mailgate/xmalloc.h"
 
 static const struct db_stmt db_token_by_id = {
@@ -59,7 +60,8 @@ db_token_unhex(const char *hex, unsigned char *out, size_t len)
 	if (strlen(hex) != len * 2)
 		return -1;
 	for (i = 0; i < len; i++) {
-		hi = hex[2 * i], lo = hex[2 * i + 1];
+		hi = (unsigned char)hex[2 * i];
+		lo = (unsigned char)hex[2 * i + 1];
 		hi = hi >= 'a' ? hi - 'a' + 10 : hi - '0';
 		lo = lo >= 'a' ? lo - 'a' + 10 : lo - '0';
 		if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
@@ -123,15 +125,15 @@ db_token_fetch(struct db *db, const char *public_id, struct token_record *rec_r,
 }
 
 enum mg_result
-db_token_verify(struct db *db, const struct token_keyring *kr, const char *user,
-    const void *token, size_t len, unsigned int scope, int64_t now,
-    struct token_record *rec_r, enum token_reason *reason_r, char **errstr_r)
+db_token_verify_attempt(struct db *db, const struct token_keyring *kr,
+    const struct token_attempt *a, struct token_record *rec_r,
+    enum token_reason *reason_r, char **errstr_r)
 {
 	char id[TOKEN_ID_LEN + 1], *err = NULL;
 	struct token_record rec;
 	enum mg_result ret;
 
-	if (token_parse(token, len, id) < 0) {
+	if (token_parse(a->token, a->len, id) < 0) {
 		*reason_r = TOKEN_REASON_MALFORMED;
 		return MG_PERMFAIL;
 	}
@@ -145,9 +147,23 @@ db_token_verify(struct db *db, const struct token_keyring *kr, const char *user,
 		*errstr_r = err;
 		return MG_TEMPFAIL;
 	}
-	ret = token_check(kr, &rec, token, len, user, scope, now, reason_r);
+	ret = token_check_attempt(kr, &rec, a, reason_r);
 	*rec_r = rec;
 	return ret;
+}
+
+enum mg_result
+db_token_verify(struct db *db, const struct token_keyring *kr, const char *user,
+    const void *token, size_t len, unsigned int scope, int64_t now,
+    struct token_record *rec_r, enum token_reason *reason_r, char **errstr_r)
+{
+	const struct token_attempt a = { .token = token,
+		.len = len,
+		.user = user,
+		.scope = scope,
+		.now = now };
+
+	return db_token_verify_attempt(db, kr, &a, rec_r, reason_r, errstr_r);
 }
 
 /* A textual IPv4 or IPv6 address; anything else is stored as unknown. */
@@ -160,67 +176,79 @@ db_token_ip_ok(const char *ip)
 	    inet_pton(AF_INET6, ip, buf) == 1;
 }
 
-/* Append s to a PostgreSQL array literal as a quoted element. */
-static void
-db_token_array_add(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	size_t need = *len + 2 * strlen(s) + 4;
-	char sep = *len == 0 ? '{' : ',';
+/* A PostgreSQL array literal being built: "{" elements "}". */
+struct db_token_array {
+	char *buf;
+	size_t len, cap;
+};
 
-	if (need > *cap) {
-		*cap = need * 2;
-		*buf = xrealloc(*buf, *cap);
+/* Append s as a quoted element. */
+static void
+db_token_array_add(struct db_token_array *a, const char *s)
+{
+	size_t need = a->len + 2 * strlen(s) + 4; /* sep, quotes, NUL */
+	char sep = a->len == 0 ? '{' : ',';
+
+	if (a->buf == NULL || need > a->cap) {
+		a->cap = need * 2;
+		a->buf = xrealloc(a->buf, a->cap);
 	}
-	(*buf)[(*len)++] = sep;
-	(*buf)[(*len)++] = '"';
+	a->buf[a->len++] = sep;
+	a->buf[a->len++] = '"';
 	for (; *s != '\0'; s++) {
 		if (*s == '"' || *s == '\\')
-			(*buf)[(*len)++] = '\\';
-		(*buf)[(*len)++] = *s;
+			a->buf[a->len++] = '\\';
+		a->buf[a->len++] = *s;
 	}
-	(*buf)[(*len)++] = '"';
-	(*buf)[*len] = '\0';
+	a->buf[a->len++] = '"';
+	a->buf[a->len] = '\0';
+}
+
+/* Close the literal; returns its text (owned by a). */
+static const char *
+db_token_array_end(struct db_token_array *a)
+{
+	a->buf = xrealloc(a->buf, a->len + 2);
+	memcpy(a->buf + a->len, "}", 2);
+	return a->buf;
 }
 
 enum mg_result
 db_token_touch(struct db *db, const struct token_use *uses, size_t count,
     size_t *written_r, char **errstr_r)
 {
-	char *arr[4] = { NULL }, num[24];
-	size_t len[4] = { 0 }, cap[4] = { 0 }, i;
+	struct db_token_array arr[4] = { { NULL, 0, 0 } };
 	const char *params[4];
 	enum mg_result ret = MG_OK;
+	uint64_t written = 0;
+	char num[24];
 	PGresult *res;
+	size_t i;
 	int k;
 
 	*written_r = 0;
-	if (count == 0)
-		return MG_OK;
 	for (i = 0; i < count; i++) {
 		if (!token_id_valid(uses[i].id))
 			continue; /* never ours: skip rather than fail all */
-		db_token_array_add(&arr[0], &len[0], &cap[0], uses[i].id);
-		db_token_array_add(&arr[1], &len[1], &cap[1],
-		    db_fmt_int64(uses[i].at, num, sizeof(num)));
-		db_token_array_add(&arr[2], &len[2], &cap[2],
-		    db_token_ip_ok(uses[i].ip) ? uses[i].ip : "");
-		db_token_array_add(&arr[3], &len[3], &cap[3], uses[i].service);
+		db_token_array_add(&arr[0], uses[i].id);
+		db_token_array_add(
+		    &arr[1], db_fmt_int64(uses[i].at, num, sizeof(num)));
+		db_token_array_add(
+		    &arr[2], db_token_ip_ok(uses[i].ip) ? uses[i].ip : "");
+		db_token_array_add(&arr[3], uses[i].service);
 	}
-	if (arr[0] == NULL)
+	if (arr[0].buf == NULL)
 		return MG_OK;
-	for (k = 0; k < 4; k++) {
-		arr[k] = xrealloc(arr[k], len[k] + 2);
-		memcpy(arr[k] + len[k], "}", 2);
-		params[k] = arr[k];
-	}
+	for (k = 0; k < 4; k++)
+		params[k] = db_token_array_end(&arr[k]);
 
 	res = db_exec(db, &db_token_touch_stmt, params, NULL, errstr_r);
 	if (res == NULL)
 		ret = MG_TEMPFAIL;
-	else
-		*written_r = strtoul(PQcmdTuples(res), NULL, 10);
+	else if (parse_uint64(PQcmdTuples(res), SIZE_MAX, &written) == 0)
+		*written_r = (size_t)written;
 	PQclear(res);
 	for (k = 0; k < 4; k++)
-		free(arr[k]);
+		free(arr[k].buf);
 	return ret;
 }
