@@ -115,6 +115,17 @@ struct store_token_request {
  * owned (secret_free() it as soon as it was shown). NOT_FOUND: no such
  * mailbox. A disabled mailbox gets no tokens: INVALID.
  */
+struct store_token_issued {
+	struct secret *token; /* owned: secret_free() once shown */
+	char id[TOKEN_ID_LEN + 1];
+};
+enum store_result store_token_create(struct db *db,
+    const struct token_keyring *kr, const char *actor,
+    const struct store_token_request *req, struct store_token_issued *out_r,
+    char **errstr_r);
+/* The same with the outputs spelled out: kept until src/cli/cmd_token.c
+ * and src/mailgated/web_account.c call store_token_create(), then
+ * removed (seven parameters are over the house limit of six). */
 enum store_result store_token_issue(struct db *db,
     const struct token_keyring *kr, const char *actor,
     const struct store_token_request *req, struct secret **token_r,
@@ -148,11 +159,24 @@ enum store_result store_token_list(struct db *db, const char *address,
     char **errstr_r);
 enum store_result store_token_get(struct db *db, const char *public_id,
     struct store_token *tok_r, char **errstr_r);
+struct store_token_revocation {
+	const char *actor;
+	const char *public_id;
+	const char *address; /* non-NULL: only this mailbox's token */
+	const char *reason;
+};
+
 /*
  * Audit "token.revoke". address non-NULL: the token must belong to that
  * mailbox (web users revoke only their own), else NOT_FOUND. An already
  * revoked token is left as it was: *changed_r false, no audit row.
+ * changed_r may be NULL.
  */
+enum store_result store_token_revoke_one(struct db *db,
+    const struct store_token_revocation *rv, bool *changed_r, char **errstr_r);
+/* The same with the revocation spelled out: kept until
+ * src/cli/cmd_token.c and src/mailgated/web_account.c call
+ * store_token_revoke_one(), then removed (seven parameters). */
 enum store_result store_token_revoke(struct db *db, const char *actor,
     const char *public_id, const char *address, const char *reason,
     bool *changed_r, char **errstr_r);
@@ -172,17 +196,41 @@ struct store_audit {
 	char *detail;                  /* owned JSON object text, or NULL */
 };
 
+/* Who did what to what: the fixed columns of one audit row. */
+struct store_audit_event {
+	const char *actor;
+	const char *action;  /* "token.issue", "web.login", ... */
+	const char *mailbox; /* NULL when none */
+	const char *target;  /* NULL when none */
+};
+
 /*
  * Append one row in the caller's open transaction or on its own. detail
  * is JSON object text or NULL; it must hold no secret.
  */
+enum store_result store_audit_append(struct db *db,
+    const struct store_audit_event *ev, const char *detail_json,
+    char **errstr_r);
+/* The same with the event spelled out: kept until src/mailgated/web_*.c
+ * call store_audit_append(), then removed (seven parameters are over
+ * the house limit of six). */
 enum store_result store_audit_add(struct db *db, const char *actor,
     const char *action, const char *mailbox, const char *target,
     const char *detail_json, char **errstr_r);
-/*
- * Newest first: address NULL for all, since 0 for no bound, at most
- * limit rows (0 = no limit). Owned: store_audit_list_free().
- */
+
+/* Which rows store_audit_query() returns. */
+struct store_audit_filter {
+	const char *address; /* NULL: every mailbox */
+	int64_t since;       /* unix seconds; 0: no bound */
+	size_t limit;        /* 0: no limit */
+};
+
+/* Newest first. Owned: store_audit_list_free(). */
+enum store_result store_audit_query(struct db *db,
+    const struct store_audit_filter *f, struct store_audit **list_r,
+    size_t *count_r, char **errstr_r);
+/* The same with the filter spelled out: kept until src/cli/cmd_audit.c
+ * calls store_audit_query(), then removed (seven parameters). */
 enum store_result store_audit_list(struct db *db, const char *address,
     int64_t since, size_t limit, struct store_audit **list_r, size_t *count_r,
     char **errstr_r);

@@ -41,19 +41,18 @@ static const struct db_stmt store_audit_select = {
 };
 
 enum store_result
-store_audit_write(struct db *db, const char *actor, const char *action,
-    const char *mailbox, const char *target, const struct store_audit_detail *d,
-    char **errstr_r)
+store_audit_write(struct db *db, const struct store_audit_event *ev,
+    const struct store_audit_detail *d, char **errstr_r)
 {
 	static const struct store_audit_detail none;
 	const char *params[10];
 
 	if (d == NULL)
 		d = &none;
-	params[0] = actor;
-	params[1] = action;
-	params[2] = mailbox;
-	params[3] = target;
+	params[0] = ev->actor;
+	params[1] = ev->action;
+	params[2] = ev->mailbox;
+	params[3] = ev->target;
 	params[4] = d->label;
 	params[5] = d->scopes;
 	params[6] = d->expires_at;
@@ -64,13 +63,26 @@ store_audit_write(struct db *db, const char *actor, const char *action,
 }
 
 enum store_result
+store_audit_append(struct db *db, const struct store_audit_event *ev,
+    const char *detail_json, char **errstr_r)
+{
+	const char *params[5] = { ev->actor, ev->action, ev->mailbox,
+		ev->target, detail_json };
+
+	return store_exec(db, &store_audit_insert_json, params, NULL, errstr_r);
+}
+
+enum store_result
 store_audit_add(struct db *db, const char *actor, const char *action,
     const char *mailbox, const char *target, const char *detail_json,
     char **errstr_r)
 {
-	const char *params[5] = { actor, action, mailbox, target, detail_json };
+	const struct store_audit_event ev = { .actor = actor,
+		.action = action,
+		.mailbox = mailbox,
+		.target = target };
 
-	return store_exec(db, &store_audit_insert_json, params, NULL, errstr_r);
+	return store_audit_append(db, &ev, detail_json, errstr_r);
 }
 
 static void
@@ -86,8 +98,8 @@ store_audit_from_row(const PGresult *res, int i, struct store_audit *a)
 }
 
 enum store_result
-store_audit_list(struct db *db, const char *address, int64_t since,
-    size_t limit, struct store_audit **list_r, size_t *count_r, char **errstr_r)
+store_audit_query(struct db *db, const struct store_audit_filter *f,
+    struct store_audit **list_r, size_t *count_r, char **errstr_r)
 {
 	char since_s[24], limit_s[24];
 	const char *params[3];
@@ -96,11 +108,12 @@ store_audit_list(struct db *db, const char *address, int64_t since,
 	PGresult *res = NULL;
 	int i, n;
 
-	params[0] = address;
-	params[1] =
-	    since != 0 ? db_fmt_int64(since, since_s, sizeof(since_s)) : NULL;
-	params[2] = limit != 0 ?
-	    db_fmt_int64((int64_t)limit, limit_s, sizeof(limit_s)) :
+	params[0] = f->address;
+	params[1] = f->since != 0 ?
+	    db_fmt_int64(f->since, since_s, sizeof(since_s)) :
+	    NULL;
+	params[2] = f->limit != 0 ?
+	    db_fmt_int64((int64_t)f->limit, limit_s, sizeof(limit_s)) :
 	    NULL;
 	ret = store_exec(db, &store_audit_select, params, &res, errstr_r);
 	if (ret != STORE_OK)
@@ -114,6 +127,17 @@ store_audit_list(struct db *db, const char *address, int64_t since,
 	*list_r = list;
 	*count_r = (size_t)n;
 	return STORE_OK;
+}
+
+enum store_result
+store_audit_list(struct db *db, const char *address, int64_t since,
+    size_t limit, struct store_audit **list_r, size_t *count_r, char **errstr_r)
+{
+	const struct store_audit_filter f = {
+		.address = address, .since = since, .limit = limit
+	};
+
+	return store_audit_query(db, &f, list_r, count_r, errstr_r);
 }
 
 void

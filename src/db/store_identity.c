@@ -117,8 +117,12 @@ store_identity_link(struct db *db, const char *actor, const char *issuer,
 	}
 
 	target = store_identity_target(issuer, subject);
-	ret = store_audit_write(
-	    db, actor, "identity.link", address, target, &d, errstr_r);
+	ret = store_audit_write(db,
+	    &(const struct store_audit_event){ .actor = actor,
+		.action = "identity.link",
+		.mailbox = address,
+		.target = target },
+	    &d, errstr_r);
 	free(target);
 	if (ret != STORE_OK)
 		return store_fail(db, ret);
@@ -151,8 +155,12 @@ store_identity_unlink(struct db *db, const char *actor, const char *issuer,
 	PQclear(res);
 
 	target = store_identity_target(issuer, subject);
-	ret = store_audit_write(
-	    db, actor, "identity.unlink", mailbox, target, &d, errstr_r);
+	ret = store_audit_write(db,
+	    &(const struct store_audit_event){ .actor = actor,
+		.action = "identity.unlink",
+		.mailbox = mailbox,
+		.target = target },
+	    &d, errstr_r);
 	free(target);
 	if (ret != STORE_OK)
 		return store_fail(db, ret);

@@ -68,8 +68,10 @@ store_mailbox_add(
 	}
 	if (ret != STORE_OK)
 		return store_fail(db, ret);
-	ret = store_audit_write(
-	    db, actor, "mailbox.add", address, NULL, NULL, errstr_r);
+	ret = store_audit_write(db,
+	    &(const struct store_audit_event){
+		.actor = actor, .action = "mailbox.add", .mailbox = address },
+	    NULL, errstr_r);
 	if (ret != STORE_OK)
 		return store_fail(db, ret);
 	if (db_commit(db, errstr_r) < 0)
@@ -177,9 +179,12 @@ store_mailbox_set_enabled(struct db *db, const char *actor, const char *address,
 	if (n == 0)
 		ret = store_mailbox_check(db, address, errstr_r);
 	else
-		ret = store_audit_write(db, actor,
-		    enabled ? "mailbox.enable" : "mailbox.disable", address,
-		    NULL, NULL, errstr_r);
+		ret = store_audit_write(db,
+		    &(const struct store_audit_event){ .actor = actor,
+			.action =
+			    enabled ? "mailbox.enable" : "mailbox.disable",
+			.mailbox = address },
+		    NULL, errstr_r);
 	if (ret != STORE_OK)
 		return store_fail(db, ret);
 	if (db_commit(db, errstr_r) < 0)

@@ -30,9 +30,9 @@ struct store_audit_detail {
 };
 
 /* One audit row, in the caller's transaction. d may be NULL. */
-enum store_result store_audit_write(struct db *db, const char *actor,
-    const char *action, const char *mailbox, const char *target,
-    const struct store_audit_detail *d, char **errstr_r);
+enum store_result store_audit_write(struct db *db,
+    const struct store_audit_event *ev, const struct store_audit_detail *d,
+    char **errstr_r);
 
 /* NOT_FOUND (with a message) unless the mailbox exists. */
 enum store_result store_mailbox_check(

@@ -159,20 +159,28 @@ store_token_hex(const unsigned char *p, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/* The stored columns of a new token that its request does not give. */
+struct store_token_row {
+	const char *id;
+	const char *hash_hex;
+	const char *mailbox_id;
+	const char *key_id;
+};
+
 static enum store_result
 store_token_insert_audit(struct db *db, const char *actor,
-    const struct store_token_request *req, const char *id, const char *hash_hex,
-    const char *mailbox_id, const char *key_id, char **errstr_r)
+    const struct store_token_request *req, const struct store_token_row *row,
+    char **errstr_r)
 {
 	char scopes[24], scopes_txt[64], expires[24], expires_txt[32];
 	struct store_audit_detail d = { 0 };
 	const char *params[8];
 	enum store_result ret;
 
-	params[0] = id;
-	params[1] = mailbox_id;
-	params[2] = key_id;
-	params[3] = hash_hex;
+	params[0] = row->id;
+	params[1] = row->mailbox_id;
+	params[2] = row->key_id;
+	params[3] = row->hash_hex;
 	params[4] = db_fmt_int64(req->scopes, scopes, sizeof(scopes));
 	params[5] = req->label;
 	params[6] = actor;
@@ -189,18 +197,26 @@ store_token_insert_audit(struct db *db, const char *actor,
 	d.label = req->label;
 	d.scopes = scopes_txt;
 	d.expires_at = expires_txt;
-	return store_audit_write(
-	    db, actor, "token.issue", req->address, id, &d, errstr_r);
+	return store_audit_write(db,
+	    &(const struct store_audit_event){ .actor = actor,
+		.action = "token.issue",
+		.mailbox = req->address,
+		.target = row->id },
+	    &d, errstr_r);
 }
 
 static enum store_result
 store_token_issue_once(struct db *db, const struct token_keyring *kr,
     const char *actor, const struct store_token_request *req,
-    struct secret **token_r, char id_r[TOKEN_ID_LEN + 1], char **errstr_r)
+    struct store_token_issued *out_r, char **errstr_r)
 {
 	unsigned char hash[TOKEN_HASH_LEN];
 	char hash_hex[2 * TOKEN_HASH_LEN + 1], mailbox_id[24];
 	char id[TOKEN_ID_LEN + 1];
+	struct store_token_row row = { .id = id,
+		.hash_hex = hash_hex,
+		.mailbox_id = mailbox_id,
+		.key_id = token_keyring_current_id(kr) };
 	struct secret *tok = NULL;
 	enum store_result ret;
 
@@ -215,23 +231,22 @@ store_token_issue_once(struct db *db, const struct token_keyring *kr,
 	if (token_hash(kr, NULL, tok->buf, tok->len, hash) < 0)
 		MG_BUG("the current key is always in the keyring");
 	store_token_hex(hash, sizeof(hash), hash_hex);
-	ret = store_token_insert_audit(db, actor, req, id, hash_hex, mailbox_id,
-	    token_keyring_current_id(kr), errstr_r);
+	ret = store_token_insert_audit(db, actor, req, &row, errstr_r);
 	if (ret == STORE_OK && db_commit(db, errstr_r) < 0)
 		ret = STORE_TEMPFAIL;
 	if (ret != STORE_OK) {
 		secret_free(&tok);
 		return store_fail(db, ret);
 	}
-	*token_r = tok;
-	memcpy(id_r, id, sizeof(id));
+	out_r->token = tok;
+	memcpy(out_r->id, id, sizeof(id));
 	return STORE_OK;
 }
 
 enum store_result
-store_token_issue(struct db *db, const struct token_keyring *kr,
+store_token_create(struct db *db, const struct token_keyring *kr,
     const char *actor, const struct store_token_request *req,
-    struct secret **token_r, char id_r[TOKEN_ID_LEN + 1], char **errstr_r)
+    struct store_token_issued *out_r, char **errstr_r)
 {
 	enum store_result ret;
 	int attempt;
@@ -240,8 +255,8 @@ store_token_issue(struct db *db, const struct token_keyring *kr,
 	if (ret != STORE_OK)
 		return ret;
 	for (attempt = 0; attempt < STORE_TOKEN_ATTEMPTS; attempt++) {
-		ret = store_token_issue_once(
-		    db, kr, actor, req, token_r, id_r, errstr_r);
+		ret =
+		    store_token_issue_once(db, kr, actor, req, out_r, errstr_r);
 		if (ret != STORE_EXISTS)
 			break;
 		free(*errstr_r); /* a public id collided: roll again */
@@ -250,6 +265,22 @@ store_token_issue(struct db *db, const struct token_keyring *kr,
 	if (ret == STORE_EXISTS)
 		ret = STORE_TEMPFAIL;
 	return ret;
+}
+
+enum store_result
+store_token_issue(struct db *db, const struct token_keyring *kr,
+    const char *actor, const struct store_token_request *req,
+    struct secret **token_r, char id_r[TOKEN_ID_LEN + 1], char **errstr_r)
+{
+	struct store_token_issued out = { NULL, "" };
+	enum store_result ret;
+
+	ret = store_token_create(db, kr, actor, req, &out, errstr_r);
+	if (ret != STORE_OK)
+		return ret;
+	*token_r = out.token;
+	memcpy(id_r, out.id, sizeof(out.id));
+	return STORE_OK;
 }
 
 static void
@@ -335,11 +366,12 @@ store_token_get(struct db *db, const char *public_id, struct store_token *tok_r,
 }
 
 enum store_result
-store_token_revoke(struct db *db, const char *actor, const char *public_id,
-    const char *address, const char *reason, bool *changed_r, char **errstr_r)
+store_token_revoke_one(struct db *db, const struct store_token_revocation *rv,
+    bool *changed_r, char **errstr_r)
 {
-	const char *params[4] = { public_id, actor, reason, address };
-	struct store_audit_detail d = { .reason = reason };
+	const char *params[4] = { rv->public_id, rv->actor, rv->reason,
+		rv->address };
+	struct store_audit_detail d = { .reason = rv->reason };
 	char mailbox[ADDRESS_MAX + 1];
 	struct store_token tok;
 	enum store_result ret;
@@ -358,11 +390,15 @@ store_token_revoke(struct db *db, const char *actor, const char *public_id,
 	PQclear(res);
 
 	if (n == 0) /* already revoked, or not there at all */
-		ret =
-		    store_token_get_in(db, public_id, address, &tok, errstr_r);
+		ret = store_token_get_in(
+		    db, rv->public_id, rv->address, &tok, errstr_r);
 	else
-		ret = store_audit_write(db, actor, "token.revoke", mailbox,
-		    public_id, &d, errstr_r);
+		ret = store_audit_write(db,
+		    &(const struct store_audit_event){ .actor = rv->actor,
+			.action = "token.revoke",
+			.mailbox = mailbox,
+			.target = rv->public_id },
+		    &d, errstr_r);
 	if (ret != STORE_OK)
 		return store_fail(db, ret);
 	if (db_commit(db, errstr_r) < 0)
@@ -370,6 +406,18 @@ store_token_revoke(struct db *db, const char *actor, const char *public_id,
 	if (changed_r != NULL)
 		*changed_r = n == 1;
 	return STORE_OK;
+}
+
+enum store_result
+store_token_revoke(struct db *db, const char *actor, const char *public_id,
+    const char *address, const char *reason, bool *changed_r, char **errstr_r)
+{
+	const struct store_token_revocation rv = { .actor = actor,
+		.public_id = public_id,
+		.address = address,
+		.reason = reason };
+
+	return store_token_revoke_one(db, &rv, changed_r, errstr_r);
 }
 
 enum store_result
