@@ -206,7 +206,7 @@ authsock_conn_handshake(struct authsock_conn *conn)
 {
 	unsigned char cookie[16];
 	char hex[33], line[256];
-	unsigned int i;
+	size_t i;
 	int n;
 
 	secret_random(cookie, sizeof(cookie));
@@ -408,16 +408,21 @@ authsock_unix_listen(struct authsock *as)
 	return 0;
 }
 
+/* Copies, not casts: getaddrinfo's sockaddr promises no alignment. */
 static bool
 authsock_is_loopback(const struct sockaddr *sa)
 {
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
 
-	if (sa->sa_family == AF_INET)
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	return sa->sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	if (sa->sa_family == AF_INET) {
+		memcpy(&sin, sa, sizeof(sin));
+		return (ntohl(sin.sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family != AF_INET6)
+		return false;
+	memcpy(&sin6, sa, sizeof(sin6));
+	return IN6_IS_ADDR_LOOPBACK(&sin6.sin6_addr);
 }
 
 /* "127.0.0.1:9143" or "[::1]:9143" into host and port. */

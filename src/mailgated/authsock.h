@@ -24,10 +24,10 @@
 /* Requests one connection may have in flight (Postfix uses one). */
 #define AUTHSOCK_CONN_REQUESTS_MAX  32
 /* Unsent replies: stop reading past PAUSE, drop the client past MAX. */
-#define AUTHSOCK_OUT_PAUSE          (16 * 1024)
-#define AUTHSOCK_OUT_MAX            (64 * 1024)
+#define AUTHSOCK_OUT_PAUSE          ((size_t)16 * 1024)
+#define AUTHSOCK_OUT_MAX            ((size_t)64 * 1024)
 /* Dovecot drops an abandoned request after 150 s; so do we. */
-#define AUTHSOCK_REQUEST_TIMEOUT_MS (150 * 1000)
+#define AUTHSOCK_REQUEST_TIMEOUT_MS ((uint64_t)150 * 1000)
 /*
  * Postfix waits 10 s for each reply. The database gets DEADLINE of it;
  * failure delays are cut so that every reply leaves within BUDGET.
@@ -42,9 +42,12 @@
  */
 #define AUTHSOCK_TOUCH_INTERVAL_MS  5000
 #define AUTHSOCK_TOUCH_MAX          1024
-#define AUTHSOCK_TOUCH_SLOTS        (2 * AUTHSOCK_TOUCH_MAX) /* power of 2 */
+#define AUTHSOCK_TOUCH_SLOTS        2048
+_Static_assert((AUTHSOCK_TOUCH_SLOTS & (AUTHSOCK_TOUCH_SLOTS - 1)) == 0 &&
+	AUTHSOCK_TOUCH_SLOTS >= 2 * AUTHSOCK_TOUCH_MAX,
+    "the use table is a power of 2, at most half full");
 /* Longest service= name we keep (token_use.service). */
-#define AUTHSOCK_SERVICE_MAX        15
+#define AUTHSOCK_SERVICE_MAX 15
 
 #define AUTHSOCK_MSG_FAILED "Authentication failed"
 #define AUTHSOCK_MSG_TEMP   "Temporary authentication failure"

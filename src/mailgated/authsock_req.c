@@ -170,7 +170,7 @@ authsock_req_printable(const char *s, char *out, size_t size)
 	for (i = 0; s[i] != '\0' && i + 1 < size; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		out[i] = c > 0x20 && c < 0x7f ? (char)c : '?';
+		out[i] = (char)(c > 0x20 && c < 0x7f ? c : '?');
 	}
 	out[i] = '\0';
 }
@@ -353,12 +353,14 @@ authsock_req_check(struct authsock_req *req, const struct token_record *rec)
 {
 	struct authsock *as = req->conn->as;
 	enum token_reason reason;
-	unsigned int scope = 0;
 	enum mg_result res;
+	struct token_attempt a = { .token = req->pass->buf,
+		.len = req->pass->len,
+		.user = req->user };
 
-	(void)token_scope_for_service(req->service, &scope);
-	res = token_check(as->d->keyring, rec, req->pass->buf, req->pass->len,
-	    req->user, scope, daemon_now(), &reason);
+	(void)token_scope_for_service(req->service, &a.scope);
+	a.now = daemon_now();
+	res = token_check_attempt(as->d->keyring, rec, &a, &reason);
 	authsock_req_decide(req,
 	    res == MG_OK ? AUTHSOCK_RESULT_OK : AUTHSOCK_RESULT_FAIL,
 	    token_reason_str(reason), rec);

@@ -29,7 +29,10 @@ struct evloop {
 	int epfd;
 	struct evloop_deferred *deferred;
 	bool stop;
-	/* heap[1..count]: index 0 unused so that 0 means "not armed" */
+	/*
+	 * heap[1..count]: index 0 unused so that 0 means "not armed". Sized
+	 * with the pointer type: clang-tidy reads sizeof(*heap) as a slip.
+	 */
 	struct evloop_timer **heap;
 	size_t count, size;
 };
@@ -45,7 +48,7 @@ evloop_new(void)
 		return NULL;
 	}
 	loop->size = 64;
-	loop->heap = xcalloc(loop->size, sizeof(*loop->heap));
+	loop->heap = xcalloc(loop->size, sizeof(struct evloop_timer *));
 	return loop;
 }
 
@@ -183,8 +186,8 @@ evloop_timer_set(struct evloop *loop, struct evloop_timer *t, uint64_t ms)
 	evloop_timer_cancel(loop, t);
 	if (loop->count + 1 >= loop->size) {
 		loop->size *= 2;
-		loop->heap =
-		    xrealloc(loop->heap, loop->size * sizeof(*loop->heap));
+		loop->heap = xrealloc(
+		    loop->heap, loop->size * sizeof(struct evloop_timer *));
 	}
 	t->due_ms = evloop_now_ms() + ms;
 	loop->count++;

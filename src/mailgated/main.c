@@ -228,7 +228,7 @@ main_raise_nofile(struct config *cfg)
 		 "max_connections=%u; using %llu",
 	    (unsigned long long)rl.rlim_cur, cfg->auth.max_connections,
 	    (unsigned long long)(rl.rlim_cur - MAIN_FD_RESERVE));
-	cfg->auth.max_connections = rl.rlim_cur > MAIN_FD_RESERVE * 2 ?
+	cfg->auth.max_connections = rl.rlim_cur > (rlim_t)MAIN_FD_RESERVE * 2 ?
 	    (unsigned int)(rl.rlim_cur - MAIN_FD_RESERVE) :
 	    MAIN_FD_RESERVE;
 }

@@ -39,8 +39,8 @@ penalty_new(const struct penalty_settings *set)
 	p->set = *set;
 	secret_random(p->seed, sizeof(p->seed));
 	for (i = 0; i < 2; i++)
-		p->tables[i] =
-		    xcalloc(PENALTY_BUCKETS * 2, sizeof(struct penalty_entry));
+		p->tables[i] = xcalloc(
+		    (size_t)PENALTY_BUCKETS * 2, sizeof(struct penalty_entry));
 	return p;
 }
 
