@@ -30,6 +30,8 @@
 /* 32 random bytes in base64url without padding. */
 #define HTTP_SESSION_ID_LEN 43
 #define HTTP_CSRF_LEN       43
+/* Seconds between two purges of expired login states and sessions. */
+#define HTTP_PURGE_INTERVAL 300
 
 struct http {
 	struct daemon *d; /* borrowed */
@@ -55,6 +57,7 @@ struct http {
 	pthread_cond_t pool_cond;
 	struct db *pool[HTTP_THREADS];
 	bool pool_busy[HTTP_THREADS];
+	double purge_due_ms; /* http_ms() of the next purge; pool_lock */
 };
 
 struct http_req {
@@ -115,6 +118,8 @@ enum mg_result web_session_create(struct http_req *req,
 bool web_session_post_ok(struct http_req *req, struct http_reply *rep);
 void web_session_csrf(const char *session_id, char out[HTTP_CSRF_LEN + 1]);
 void web_session_logout(struct http_req *req, struct http_reply *rep);
+/* Delete dead login states and sessions, when HTTP_PURGE_INTERVAL is up. */
+void web_session_purge(struct http_req *req);
 
 /* web_login.c */
 void web_login_begin(struct http_req *req, struct http_reply *rep);

@@ -78,6 +78,7 @@ web_login_begin(struct http_req *req, struct http_reply *rep)
 		req->h, HTTP_LOGIN_COOKIE, lg->state, WEB_LOGIN_TTL));
 	http_reply_redirect(req, rep, MHD_HTTP_FOUND, lg->url);
 	oidc_login_free(&lg);
+	web_session_purge(req);
 }
 
 /* A refused sign-in: one log line, one audit row, one clear page. */

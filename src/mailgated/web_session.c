@@ -69,6 +69,13 @@ web_session_cookie(
 	    name, value, (long long)max_age);
 }
 
+/* [http] session_idle; a config built by hand may leave it 0. */
+static int64_t
+web_session_idle(const struct http *h)
+{
+	return h->cfg->http.session_idle > 0 ? h->cfg->http.session_idle : 1800;
+}
+
 /*
  * Look the cookie's session up. True when a live session for an enabled
  * mailbox is loaded into req; a dead or unknown one is simply absent.
@@ -88,10 +95,7 @@ web_session_load(struct http_req *req)
 		return false;
 	web_store_hash(id, HTTP_SESSION_ID_LEN, req->session_hash);
 	r = web_store_session_touch(db, req->session_hash,
-	    req->h->cfg->http.session_idle > 0 ?
-		req->h->cfg->http.session_idle :
-		1800,
-	    &req->session, &err);
+	    web_session_idle(req->h), &req->session, &err);
 	if (r == MG_TEMPFAIL) {
 		log_err("web: session lookup failed: %s", err);
 		free(err);
@@ -230,4 +234,36 @@ web_session_logout(struct http_req *req, struct http_reply *rep)
 	http_reply_redirect(req, rep, MHD_HTTP_SEE_OTHER, "/");
 	http_html_begin(&rep->body, "Signed out");
 	http_html_end(&rep->body);
+}
+
+void
+web_session_purge(struct http_req *req)
+{
+	struct http *h = req->h;
+	unsigned int states = 0, sessions = 0;
+	double now = http_ms();
+	struct db *db;
+	char *err = NULL;
+	bool due;
+
+	(void)pthread_mutex_lock(&h->pool_lock);
+	due = now >= h->purge_due_ms;
+	if (due)
+		h->purge_due_ms = now + HTTP_PURGE_INTERVAL * 1000.0;
+	(void)pthread_mutex_unlock(&h->pool_lock);
+	if (!due)
+		return;
+	db = http_db(req);
+	if (db == NULL)
+		return;
+	if (web_store_purge(
+		db, web_session_idle(h), &states, &sessions, &err) != MG_OK) {
+		log_warn("web: event=purge result=tempfail error=%s",
+		    log_safe(err, 300));
+		free(err);
+		return;
+	}
+	if (states > 0 || sessions > 0)
+		log_info("web: event=purge login_states=%u sessions=%u", states,
+		    sessions);
 }

@@ -77,11 +77,25 @@ refused "oversized state" 400 oversized \
 refused "no groups" 403 missing_group "$(web_signin "$W/j7" nogroup-ann@example.org)"
 expect "no mailbox made for a refused user" \
     "$(web_sql "SELECT count(*) FROM mailboxes WHERE address = 'nogroup-ann@example.org'")" 0
+
+# Dead rows: the first /login of a fresh instance purges them.
+mg mailbox add purge@example.org >/dev/null
+web_sql "INSERT INTO web_login_states (state_hash, nonce, code_verifier,
+    created_at, expires_at) VALUES (sha256('dead-state'::bytea),
+    'nonce-0123456789abcdef', repeat('v', 43), now() - interval '1 h',
+    now() - interval '1 min')" >/dev/null
+web_sql "INSERT INTO web_sessions (id_hash, mailbox_id, last_seen_at,
+    expires_at) SELECT sha256('idle-session'::bytea), id,
+    now() - interval '31 min', now() + interval '1 h' FROM mailboxes
+    WHERE address = 'purge@example.org'" >/dev/null
 web_stop a
 web_conf a "$MG_WEB_PORT_A" "allowed_domains = example.net"
 web_start a "$MG_WEB_PORT_A"
 refused "domain not allowed" 403 domain_not_allowed \
     "$(web_signin "$W/j8" bert@example.org)"
+expect "expired login state purged" "$(web_sql "SELECT count(*) FROM web_login_states WHERE state_hash = sha256('dead-state'::bytea)")" 0
+expect "idle session purged" "$(web_sql "SELECT count(*) FROM web_sessions WHERE id_hash = sha256('idle-session'::bytea)")" 0
+expect_grep "purge logged" "event=purge login_states=1 sessions=1" "$W/a.log"
 
 # No mailbox and create_mailboxes off.
 web_stop a
