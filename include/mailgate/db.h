@@ -84,6 +84,13 @@ enum mg_result db_migrate(
 PGconn *db_pgconn(struct db *db);
 
 /*
+ * Bound every later statement of this connection to ms milliseconds
+ * (0: keep the session default of 30 s), also after a reconnect. 0 or
+ * -1 with *errstr_r (owned).
+ */
+int db_set_statement_timeout(struct db *db, unsigned int ms, char **errstr_r);
+
+/*
  * The one verification every login path uses: check the token's shape
  * and checksum (no database round trip for a typo), fetch its record,
  * then token_check_attempt(). MG_OK and MG_PERMFAIL set *reason_r;

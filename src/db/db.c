@@ -244,6 +244,18 @@ db_pgconn(struct db *db)
 }
 
 int
+db_set_statement_timeout(struct db *db, unsigned int ms, char **errstr_r)
+{
+	char sql[64];
+
+	db->statement_timeout_ms = ms;
+	if (ms == 0)
+		return 0;
+	(void)snprintf(sql, sizeof(sql), "SET statement_timeout = %u", ms);
+	return db_exec_simple(db, sql, errstr_r);
+}
+
+int
 db_schema_known(void)
 {
 	if (migrations_count == 0)
@@ -263,7 +275,8 @@ db_try_reset(struct db *db)
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		return false;
 	db->nprepared = 0; /* the server forgot them */
-	if (db_exec_simple(db, DB_SESSION_SETTINGS, &err) < 0) {
+	if (db_exec_simple(db, DB_SESSION_SETTINGS, &err) < 0 ||
+	    db_set_statement_timeout(db, db->statement_timeout_ms, &err) < 0) {
 		free(err);
 		return false;
 	}

@@ -38,6 +38,7 @@ struct db {
 	const struct db_stmt *prepared[DB_STMT_MAX];
 	unsigned int nprepared;
 	bool in_tx;
+	unsigned int statement_timeout_ms; /* 0: the session default */
 };
 
 /*

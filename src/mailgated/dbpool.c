@@ -21,11 +21,11 @@
 #include "mailgate/xmalloc.h"
 
 /* PostgreSQL's answer to one statement, well inside Postfix's 10 s. */
-#define DBPOOL_STATEMENT_TIMEOUT "SET statement_timeout = 3000"
-#define DBPOOL_BACKOFF_MIN_MS    100
-#define DBPOOL_BACKOFF_MAX_MS    2000
+#define DBPOOL_STATEMENT_TIMEOUT_MS 3000
+#define DBPOOL_BACKOFF_MIN_MS       100
+#define DBPOOL_BACKOFF_MAX_MS       2000
 /* Workers that may run background jobs at once; the rest stay urgent. */
-#define DBPOOL_BACKGROUND_MAX    1
+#define DBPOOL_BACKGROUND_MAX       1
 
 struct dbpool_queue {
 	struct dbpool_job *head, *tail;
@@ -87,7 +87,6 @@ dbpool_worker_connect(struct dbpool_worker *w)
 {
 	char *errstr = NULL;
 	uint64_t now = evloop_now_ms();
-	PGresult *res;
 
 	if (w->db != NULL || now < w->retry_at_ms)
 		return;
@@ -105,8 +104,12 @@ dbpool_worker_connect(struct dbpool_worker *w)
 		w->db = NULL;
 		return;
 	}
-	res = PQexec(db_pgconn(w->db), DBPOOL_STATEMENT_TIMEOUT);
-	PQclear(res);
+	if (db_set_statement_timeout(
+		w->db, DBPOOL_STATEMENT_TIMEOUT_MS, &errstr) < 0) {
+		log_warn("dbpool: worker=%u: %s", w->index,
+		    errstr != NULL ? errstr : "?");
+		free(errstr);
+	}
 	if (w->backoff_ms != 0)
 		log_info("dbpool: worker=%u reconnected", w->index);
 	w->backoff_ms = 0;
