@@ -309,8 +309,13 @@ authsock_unix_clear_stale(const char *path, struct sockaddr_un *sun)
 	struct stat st;
 	int fd, r;
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_err(
+		    "authsock: cannot look up %s: %s", path, strerror(errno));
+		return -1;
+	}
 	if (!S_ISSOCK(st.st_mode)) {
 		log_err("authsock: %s exists and is not a socket", path);
 		return -1;
@@ -361,8 +366,17 @@ authsock_unix_owner(const struct config *cfg, const char *path)
 		}
 		gid = gr->gr_gid;
 	}
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0)
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(path, uid, gid) < 0) {
+		/* Only root may give the socket away: name the way out. */
+		log_err(
+		    "authsock: cannot apply [auth] socket_user/socket_group "
+		    "to %s as uid %u: %s (leave both unset and let a "
+		    "setgid directory choose the group, see "
+		    "docs/postfix.md)",
+		    path, (unsigned int)geteuid(), strerror(errno));
 		return -1;
+	}
 	return chmod(path, (mode_t)cfg->auth.socket_mode);
 }
 
