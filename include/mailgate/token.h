@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * token.h - app tokens: format, generation, keyed hashing, checking.
- * No database here: src/db fetches the stored record, token_check()
+ * No database here: src/db fetches the stored record, token_check_attempt()
  * decides. Tokens are secrets; only the public id may be logged.
  *
  * Format: "mgt_" ID "_" SECRET CHECK
@@ -94,7 +94,7 @@ bool token_keyring_has(const struct token_keyring *kr, const char *key_id);
 int token_hash(const struct token_keyring *kr, const char *key_id,
     const void *token, size_t len, unsigned char hash_r[TOKEN_HASH_LEN]);
 
-/* What the database holds about one token, as token_check() needs it. */
+/* What the database holds about one token: token_check_attempt()'s input. */
 struct token_record {
 	char id[TOKEN_ID_LEN + 1];
 	char key_id[TOKEN_KEY_ID_LEN + 1];
@@ -140,13 +140,6 @@ struct token_attempt {
  */
 enum mg_result token_check_attempt(const struct token_keyring *kr,
     const struct token_record *rec, const struct token_attempt *a,
-    enum token_reason *reason_r);
-/* The same with the attempt spelled out: kept until src/db and
- * src/mailgated call token_check_attempt(), then removed (eight
- * parameters are over the house limit of six). */
-enum mg_result token_check(const struct token_keyring *kr,
-    const struct token_record *rec, const void *token, size_t len,
-    const char *user, unsigned int scope, int64_t now,
     enum token_reason *reason_r);
 
 #endif

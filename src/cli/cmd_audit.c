@@ -61,6 +61,7 @@ cmd_audit_list(
 	char addr[ADDRESS_MAX + 1], *err = NULL;
 	unsigned int limit = CMD_AUDIT_DEFAULT_LIMIT;
 	struct store_audit *list = NULL;
+	struct store_audit_filter filter = { 0 };
 	bool json = false;
 	const struct cli_opt opts[] = {
 		{ "mailbox", &mailbox, NULL },
@@ -84,9 +85,11 @@ cmd_audit_list(
 		    "malformed --limit %s: expected a "
 		    "number from 0 (all) to %u",
 		    log_safe(limit_s, 40), CMD_AUDIT_LIMIT_MAX);
+	filter.address = mailbox != NULL ? addr : NULL;
+	filter.since = since;
+	filter.limit = limit;
 	cli_open(cli, 0);
-	r = store_audit_list(cli->db, mailbox != NULL ? addr : NULL, since,
-	    limit, &list, &n, &err);
+	r = store_audit_query(cli->db, &filter, &list, &n, &err);
 	if (r != STORE_OK)
 		cli_store_die(r, CLI_EXIT_NO_MAILBOX, err);
 	if (json) {

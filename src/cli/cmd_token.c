@@ -147,10 +147,10 @@ cmd_token_issue(
     struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	const char *label = "", *scopes = "all", *expires = NULL, *why = NULL;
-	char addr[ADDRESS_MAX + 1], id[TOKEN_ID_LEN + 1], *err = NULL;
+	char addr[ADDRESS_MAX + 1], *err = NULL;
 	struct store_token_request req = { 0 };
+	struct store_token_issued issued = { 0 };
 	struct token_keyring *kr;
-	struct secret *tok = NULL;
 	enum store_result r;
 	bool json = false;
 	const struct cli_opt opts[] = {
@@ -171,12 +171,12 @@ cmd_token_issue(
 	req.expires_at = cmd_token_expiry(cli, expires);
 
 	cli_open(cli, 0);
-	r = store_token_issue(cli->db, kr, cli->actor, &req, &tok, id, &err);
+	r = store_token_create(cli->db, kr, cli->actor, &req, &issued, &err);
 	token_keyring_free(&kr);
 	if (r != STORE_OK)
 		cli_store_die(r, CLI_EXIT_NO_MAILBOX, err);
-	cmd_token_issued(&req, id, tok, json);
-	secret_free(&tok);
+	cmd_token_issued(&req, issued.id, issued.token, json);
+	secret_free(&issued.token);
 	return CLI_EXIT_OK;
 }
 
@@ -268,6 +268,7 @@ cmd_token_revoke(
 {
 	const char *reason = NULL, *mailbox = NULL;
 	char addr[ADDRESS_MAX + 1], *err = NULL;
+	struct store_token_revocation rv = { 0 };
 	bool all = false, changed = false;
 	const struct cli_opt opts[] = {
 		{ "reason", &reason, NULL },
@@ -294,9 +295,12 @@ cmd_token_revoke(
 	cli_token_id(argv[0]);
 	if (mailbox != NULL)
 		cli_address(mailbox, addr);
+	rv.actor = cli->actor;
+	rv.public_id = argv[0];
+	rv.address = mailbox != NULL ? addr : NULL;
+	rv.reason = reason;
 	cli_open(cli, 0);
-	r = store_token_revoke(cli->db, cli->actor, argv[0],
-	    mailbox != NULL ? addr : NULL, reason, &changed, &err);
+	r = store_token_revoke_one(cli->db, &rv, &changed, &err);
 	if (r != STORE_OK)
 		cli_store_die(r, CLI_EXIT_NO_TOKEN, err);
 	(void)printf("token %s %s\n", argv[0],
@@ -345,6 +349,7 @@ cmd_token_verify(
 	};
 	struct token_record rec = { 0 };
 	enum token_reason reason = TOKEN_REASON_MALFORMED;
+	struct token_attempt a = { 0 };
 	struct token_keyring *kr;
 	unsigned int scope = 0;
 	struct secret *tok;
@@ -356,9 +361,13 @@ cmd_token_verify(
 		cli_die_input("--service", service, "unknown service");
 	kr = cmd_token_keyring(cli);
 	tok = cmd_token_read_stdin();
+	a.token = tok->buf;
+	a.len = tok->len;
+	a.user = addr;
+	a.scope = scope;
+	a.now = cli->now;
 	cli_open(cli, 0);
-	r = db_token_verify(cli->db, kr, addr, tok->buf, tok->len, scope,
-	    cli->now, &rec, &reason, &err);
+	r = db_token_verify_attempt(cli->db, kr, &a, &rec, &reason, &err);
 	secret_free(&tok);
 	token_keyring_free(&kr);
 	if (r == MG_TEMPFAIL)

@@ -547,16 +547,6 @@ token_check_attempt(const struct token_keyring *kr,
 	return reason == TOKEN_REASON_OK ? MG_OK : MG_PERMFAIL;
 }
 
-enum mg_result
-token_check(const struct token_keyring *kr, const struct token_record *rec,
-    const void *token, size_t len, const char *user, unsigned int scope,
-    int64_t now, enum token_reason *reason_r)
-{
-	const struct token_attempt a = { token, len, user, scope, now };
-
-	return token_check_attempt(kr, rec, &a, reason_r);
-}
-
 static bool
 token_name_equal(const char *a, size_t alen, const char *b)
 {

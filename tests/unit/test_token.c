@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_token.c - token shape, checksum, keyring, hashing and every
- * reason token_check() can give. Expected values (CRC checksums, key
+ * reason token_check_attempt() can give. Expected values (CRC checksums, key
  * ids, HMACs) were computed outside mailgate, as each comment shows.
  */
 #include <pthread.h>
@@ -845,8 +845,9 @@ token_check_survives_rotation(void **state)
 
 	/* The same hash filed under the new key's id does not verify. */
 	memcpy(rec.key_id, KEY1_ID, sizeof(rec.key_id));
-	assert_int_equal(token_check(after, &rec, check_tok->buf, TOKEN_LEN,
-			     NULL, 0, NOW, &reason),
+	alice_imap.user = NULL;
+	alice_imap.scope = 0;
+	assert_int_equal(token_check_attempt(after, &rec, &alice_imap, &reason),
 	    MG_PERMFAIL);
 	assert_int_equal(reason, TOKEN_REASON_MISMATCH);
 	token_keyring_free(&after);
@@ -857,13 +858,17 @@ token_check_survives_rotation(void **state)
 static void *
 check_thread(void *arg)
 {
+	struct token_attempt a = { .user = "alice@example.org",
+		.scope = TOKEN_SCOPE_IMAP,
+		.now = NOW };
 	enum token_reason reason;
 	int i, *bad = arg;
 
+	a.token = check_tok->buf;
+	a.len = TOKEN_LEN;
 	for (i = 0; i < 2000; i++) {
-		if (token_check(check_kr, &check_rec, check_tok->buf, TOKEN_LEN,
-			"alice@example.org", TOKEN_SCOPE_IMAP, NOW,
-			&reason) != MG_OK)
+		if (token_check_attempt(check_kr, &check_rec, &a, &reason) !=
+		    MG_OK)
 			(*bad)++;
 	}
 	return NULL;
