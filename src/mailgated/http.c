@@ -479,7 +479,10 @@ http_urls(struct http *h, const char *public_url, const char **errstr_r)
 		return -1;
 	}
 	h->origin = xstrndup(h->public_url, (size_t)(end - h->public_url));
-	h->host = xstrndup(rest, strcspn(rest, ":/"));
+	if (h->cfg->http.mail_host != NULL && h->cfg->http.mail_host[0] != '\0')
+		h->mail_host = xstrdup(h->cfg->http.mail_host);
+	else
+		h->mail_host = xstrndup(rest, strcspn(rest, ":/"));
 	h->redirect_uri = xasprintf("%s/callback", h->public_url);
 
 	rest = strstr(h->cfg->oidc.issuer, "://");
@@ -573,7 +576,7 @@ http_free(struct http **hp)
 	free(h->proxies);
 	free(h->public_url);
 	free(h->origin);
-	free(h->host);
+	free(h->mail_host);
 	free(h->redirect_uri);
 	free(h->csp);
 	(void)pthread_rwlock_destroy(&h->kr_lock);

@@ -48,7 +48,7 @@ struct http {
 	size_t nproxies;
 	char *public_url;   /* without a trailing '/' */
 	char *origin;       /* scheme://host[:port] of public_url */
-	char *host;         /* host of public_url, for the settings shown */
+	char *mail_host;    /* [http] mail_host, else host of public_url */
 	char *redirect_uri; /* <public_url>/callback */
 	char *csp;
 	bool https;

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "mailgate/log.h"
 #include "mailgate/parse.h"
 #include "mailgate/store.h"
@@ -154,21 +156,66 @@ web_account_mfa_missing(struct http_req *req)
 	return req->h->cfg->mapping.require_mfa && !req->session.mfa;
 }
 
+/*
+ * Whether the sign-in is older than [http] token_reauth. Group rules are
+ * checked at the provider only when signing in, so a token may be made
+ * only shortly after one: a person removed from a required group cannot
+ * sign in again, and so cannot make tokens once the window has passed.
+ */
+static bool
+web_account_signin_stale(struct http_req *req)
+{
+	int64_t max = req->h->cfg->http.token_reauth;
+
+	if (max <= 0)
+		max = 900;
+	return daemon_now() - req->session.created_at > max;
+}
+
+/* Why no token may be made in this session now, or NULL. */
+static const char *
+web_account_cannot_create(struct http_req *req)
+{
+	if (web_account_mfa_missing(req))
+		return "no_mfa";
+	if (web_account_signin_stale(req))
+		return "stale_signin";
+	return NULL;
+}
+
+/* The paragraph that replaces the form, for either reason. */
+static void
+web_account_cannot_create_text(struct http_buf *b, const char *why)
+{
+	if (strcmp(why, "no_mfa") == 0) {
+		http_buf_add(b,
+		    "<p class=\"notice\">Creating app passwords "
+		    "needs a sign-in with a second factor. Sign "
+		    "out, then sign in again using your second "
+		    "factor.</p>\n");
+		return;
+	}
+	http_buf_add(b,
+	    "<p class=\"notice\">Creating an app password needs a "
+	    "recent sign-in, so that your identity provider can confirm "
+	    "you may still use mail.</p>\n<p><a class=\"button\" "
+	    "href=\"/login?return_to=%2F\">Sign in again</a></p>\n");
+}
+
 static void
 web_account_create_form(struct http_req *req, struct http_buf *b)
 {
 	int64_t max = req->h->cfg->tokens.max_expiry;
 	size_t i;
 
+	const char *why = web_account_cannot_create(req);
+
 	http_buf_add(b,
 	    "<section aria-labelledby=\"create\">\n"
 	    "<h2 id=\"create\">Create an app password</h2>\n");
-	if (web_account_mfa_missing(req)) {
-		http_buf_add(b,
-		    "<p class=\"notice\">Creating app passwords "
-		    "needs a sign-in with a second factor. Sign "
-		    "out, then sign in again using your second "
-		    "factor.</p>\n</section>\n");
+	if (why != NULL) {
+		web_account_cannot_create_text(b, why);
+		http_buf_add(b, "</section>\n");
 		return;
 	}
 	http_buf_add(b, "<form method=\"post\" action=\"/tokens\">\n");
@@ -305,11 +352,11 @@ web_account_show_token(struct http_req *req, struct http_reply *rep,
 	    "</td></tr>\n<tr><th scope=\"row\">Password</th>"
 	    "<td>the app password above</td></tr>\n"
 	    "<tr><th scope=\"row\">Incoming (IMAP)</th><td>");
-	http_buf_esc(b, req->h->host);
+	http_buf_esc(b, req->h->mail_host);
 	http_buf_add(b,
 	    ", port 993, SSL/TLS</td></tr>\n<tr><th scope="
 	    "\"row\">Outgoing (SMTP)</th><td>");
-	http_buf_esc(b, req->h->host);
+	http_buf_esc(b, req->h->mail_host);
 	http_buf_add(b,
 	    ", port 465 SSL/TLS or 587 STARTTLS</td></tr>\n"
 	    "</tbody>\n</table>\n<p class=\"muted\">If your "
@@ -317,6 +364,39 @@ web_account_show_token(struct http_req *req, struct http_reply *rep,
 	    "those.</p>\n</section>\n<p><a href=\"/\">Back to your "
 	    "account</a></p>\n");
 	http_html_end(b);
+}
+
+/* No token now: one log line, one audit row, and what to do. */
+static void
+web_account_refuse_create(struct http_req *req, struct http_reply *rep)
+{
+	const char *why = web_account_cannot_create(req);
+	char actor[ACTOR_MAX + 1], *err = NULL, *json;
+	struct db *db;
+	json_t *o;
+
+	log_info("web: event=token_issue result=refused reason=%s "
+		 "mailbox=%s ip=%s",
+	    why, log_safe(req->session.mailbox, 64), req->ip);
+	(void)snprintf(actor, sizeof(actor), "web:%s", req->session.mailbox);
+	o = json_pack("{s:s, s:s}", "reason", why, "ip", req->ip);
+	json = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	db = http_db(req);
+	if (db != NULL &&
+	    store_audit_add(db, actor, "web.token_refused",
+		req->session.mailbox, NULL, json, &err) != STORE_OK) {
+		log_err("web: audit failed: %s", err);
+		free(err);
+	}
+	free(json);
+	json_decref(o);
+
+	rep->status = MHD_HTTP_FORBIDDEN;
+	http_html_begin(&rep->body, "App password not created");
+	web_account_cannot_create_text(&rep->body, why);
+	http_buf_add(
+	    &rep->body, "<p><a href=\"/\">Back to your account</a></p>\n");
+	http_html_end(&rep->body);
 }
 
 void
@@ -332,14 +412,8 @@ web_account_token_create(struct http_req *req, struct http_reply *rep)
 
 	if (!web_session_post_ok(req, rep))
 		return;
-	if (web_account_mfa_missing(req)) {
-		log_info("web: event=token_issue result=refused reason=no_mfa "
-			 "mailbox=%s ip=%s",
-		    log_safe(req->session.mailbox, 64), req->ip);
-		http_reply_message(rep, MHD_HTTP_FORBIDDEN,
-		    "Second factor needed",
-		    "Creating app passwords needs a sign-in with a second "
-		    "factor. Sign out, then sign in again using it.");
+	if (web_account_cannot_create(req) != NULL) {
+		web_account_refuse_create(req, rep);
 		return;
 	}
 	bad = web_account_read_form(req, label, &tr.scopes, &tr.expires_at);

@@ -81,21 +81,15 @@ web_login_begin(struct http_req *req, struct http_reply *rep)
 	web_session_purge(req);
 }
 
-/* A refused sign-in: one log line, one audit row, one clear page. */
+/* The audit row of a sign-in that failed, whatever the reason. */
 static void
-web_login_refuse(struct web_login *wl, unsigned int status, const char *reason,
-    const char *detail, const char *message)
+web_login_audit_failed(struct web_login *wl, const char *reason)
 {
 	const char *sub = wl->id != NULL ? wl->id->subject : NULL;
 	const char *mbox = wl->mailbox[0] != '\0' ? wl->mailbox : NULL;
-	struct http_reply *rep = wl->rep;
 	char *err = NULL, *json;
 	json_t *o;
 
-	log_info("web: event=login result=refused reason=%s ip=%s sub=%s "
-		 "mailbox=%s detail=%s",
-	    reason, wl->req->ip, log_safe(sub, 64), log_safe(mbox, 64),
-	    log_safe(detail, 300));
 	o = json_pack("{s:s, s:s, s:s*}", "reason", reason, "ip", wl->req->ip,
 	    "sub", sub);
 	json = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -107,6 +101,22 @@ web_login_refuse(struct web_login *wl, unsigned int status, const char *reason,
 	}
 	free(json);
 	json_decref(o);
+}
+
+/* A refused sign-in: one log line, one audit row, one clear page. */
+static void
+web_login_refuse(struct web_login *wl, unsigned int status, const char *reason,
+    const char *detail, const char *message)
+{
+	const char *sub = wl->id != NULL ? wl->id->subject : NULL;
+	const char *mbox = wl->mailbox[0] != '\0' ? wl->mailbox : NULL;
+	struct http_reply *rep = wl->rep;
+
+	log_info("web: event=login result=refused reason=%s ip=%s sub=%s "
+		 "mailbox=%s detail=%s",
+	    reason, wl->req->ip, log_safe(sub, 64), log_safe(mbox, 64),
+	    log_safe(detail, 300));
+	web_login_audit_failed(wl, reason);
 
 	rep->status = status;
 	http_html_begin(&rep->body, "Sign-in failed");
@@ -118,11 +128,17 @@ web_login_refuse(struct web_login *wl, unsigned int status, const char *reason,
 	http_html_end(&rep->body);
 }
 
+/*
+ * A sign-in that could not be finished now. The provider's trouble gets
+ * an audit row too; the database's cannot (it is the one in trouble).
+ */
 static void
 web_login_tempfail(struct web_login *wl, const char *what, const char *err)
 {
 	log_err("web: event=login result=tempfail step=%s ip=%s error=%s", what,
 	    wl->req->ip, log_safe(err, 300));
+	if (strcmp(what, "token") == 0)
+		web_login_audit_failed(wl, "provider_unavailable");
 	http_reply_message(wl->rep, MHD_HTTP_SERVICE_UNAVAILABLE,
 	    "Sign-in unavailable",
 	    "The service or your identity provider is having trouble. "

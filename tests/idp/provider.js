@@ -108,6 +108,9 @@ function saveState() {
   }, 0o644);
 }
 
+// Group memberships changed at run time by /_test/groups, by login.
+const groupOverrides = new Map();
+
 // Accounts: every login name is one. See README.md for the claims.
 function accountClaims(login) {
   const at = login.indexOf('@');
@@ -118,6 +121,9 @@ function accountClaims(login) {
   }
   if (login.startsWith('nogroup')) {
     groups = [];
+  }
+  if (groupOverrides.has(login)) {
+    groups = [...groupOverrides.get(login)];
   }
   return {
     sub: login,
@@ -314,6 +320,19 @@ function control(req, res, url) {
     saveState();
     log(`signing alg now ${alg} jwks_empty=${jwksEmpty}`);
     sendJson(res, 200, { alg, kids: keys.map((k) => k.kid) });
+    return;
+  }
+  if (url.pathname === '/_test/groups') {
+    const login = url.searchParams.get('login') || '';
+    const groups = (url.searchParams.get('groups') || '').split(',')
+      .map((g) => g.trim()).filter(Boolean);
+    if (login === '') {
+      sendJson(res, 400, { error: 'login is required' });
+      return;
+    }
+    groupOverrides.set(login, groups);
+    log(`groups of ${JSON.stringify(login)} now ${JSON.stringify(groups)}`);
+    sendJson(res, 200, { login, groups });
     return;
   }
   sendJson(res, 404, { error: 'no such control endpoint' });

@@ -6,8 +6,8 @@
 # row, and changes nothing: access_denied, missing, tampered, replayed
 # and foreign state, a replayed code, missing groups, a domain not
 # allowed, no mailbox (create_mailboxes off), a disabled mailbox, MFA
-# required for tokens; and a changed address at the provider is not
-# remapped.
+# required for tokens, a sign-in too old for tokens and a group lost at
+# the provider; and a changed address at the provider is not remapped.
 set -euo pipefail
 # shellcheck source=test_web_lib.bash
 . "$(dirname "$0")/test_web_lib.bash"
@@ -144,6 +144,52 @@ web_get "$J" "$WEB_A/" >/dev/null
 CSRF=$(web_csrf)
 expect "token with MFA" "$(web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" \
     "label=x" "scope=imap" "expiry=30d")" "200 "
+
+# The provider goes away between login and callback: a temporary
+# failure, logged and audited, and no session.
+CB=$(web_to_callback "$W/j15" hana@example.org secret)
+web_idp_stop
+expect "provider down at the callback" "$(web_get "$W/j15" "$CB")" "503 "
+expect_grep "provider down: page says try again" "Try again in a few minutes" "$W/body"
+expect_no_grep "provider down: no session" "^Set-Cookie: __Host-mailgate_session=[A-Za-z0-9]" "$W/headers"
+expect_grep "provider down: logged" "event=login result=tempfail step=token " "$W/a.log"
+expect "provider down: audited" "$(audit_failed provider_unavailable)" 1
+web_idp_start RS256
+
+# A sign-in older than [http] token_reauth (15m) makes no tokens, and a
+# person removed from a required group cannot renew it.
+J=$W/j14
+GUS=mfa-gus@example.org
+expect "sign-in to age" "$(web_signin "$J" $GUS)" "303 $WEB_A/"
+web_sql "UPDATE web_sessions SET created_at = now() - interval '16 min'
+    WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = '$GUS')" \
+    >/dev/null
+web_get "$J" "$WEB_A/" >/dev/null
+expect_grep "old sign-in: form replaced" "needs a recent sign-in" "$W/body"
+expect_grep "old sign-in: a way to renew it" 'href="/login\?return_to=%2F"' "$W/body"
+CSRF=$(web_csrf)
+stale_post()
+{
+	web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" "label=x" "scope=imap" \
+	    "expiry=30d"
+}
+expect "token refused after token_reauth" "$(stale_post)" "403 "
+expect_grep "refusal logged" "event=token_issue result=refused reason=stale_signin mailbox=$GUS " "$W/a.log"
+expect "refusal audited" "$(web_sql "SELECT count(*) FROM audit_log WHERE action = 'web.token_refused' AND mailbox = '$GUS' AND detail->>'reason' = 'stale_signin'")" 1
+curl -fsS -X POST -o /dev/null \
+    "http://127.0.0.1:$MG_WEB_IDP_PORT/_test/groups?login=$GUS&groups=staff"
+refused "group removed at the provider" 403 missing_group \
+    "$(web_signin "$J" $GUS)"
+web_get "$J" "$WEB_A/" >/dev/null
+CSRF=$(web_csrf)
+expect "old session still makes no token" "$(stale_post)" "403 "
+expect "no token for gus" "$(web_sql "SELECT count(*) FROM app_tokens t JOIN mailboxes m ON m.id = t.mailbox_id WHERE m.address = '$GUS'")" 0
+curl -fsS -X POST -o /dev/null \
+    "http://127.0.0.1:$MG_WEB_IDP_PORT/_test/groups?login=$GUS&groups=mail-users"
+expect "group back: sign-in renewed" "$(web_signin "$J" $GUS)" "303 $WEB_A/"
+web_get "$J" "$WEB_A/" >/dev/null
+CSRF=$(web_csrf)
+expect "renewed sign-in makes a token" "$(stale_post)" "200 "
 
 # Every refusal left an audit row; none left a session behind.
 expect "refusals audited" "$(web_sql "SELECT count(*) >= 12 FROM audit_log WHERE action = 'web.login_failed'")" t
