@@ -7,9 +7,10 @@
 # mailgate (as deploy/systemd/mailgated.service runs it), a chrooted
 # smtpd configured with deploy/postfix/main.cf.snippet (only
 # /var/spool/postfix and ports are replaced):
+#  - with socket_user set, mailgated (not root) stops and says why;
 #  - the socket is 0660 mailgate:postfix although mailgated is not in
 #    group postfix (setgid directory), and a user outside the group
-#    cannot connect;
+#    cannot connect; smtpd runs chrooted, as postfix, groups postfix only;
 #  - swaks PLAIN and LOGIN succeed with a valid smtp token (unix socket
 #    inside the queue directory, then inet:127.0.0.1:PORT);
 #  - wrong token, wrong mailbox, revoked, expired, imap-only and
@@ -70,6 +71,21 @@ TOK_CAROL=$(as_token "$CONF" carol@example.org smtp,submission)
 tb_pg_psql "$D/pg" "$MG_AUTHSOCK_PG_PORT" -d mailgate -qc \
     "UPDATE app_tokens SET expires_at = now() - interval '1 minute'
      WHERE public_id = '$(as_id "$TOK_EXPIRED")'"
+
+# socket_user/socket_group would need root: mailgated says so and stops.
+sed 's/^socket_mode = .*/&\nsocket_user = postfix/' "$CONF" >"$D/owner.conf"
+chgrp mailgate "$D/owner.conf" && chmod 640 "$D/owner.conf"
+rc=0
+timeout 30 "$MG_MAILGATED" -c "$D/owner.conf" </dev/null >"$D/owner.log" 2>&1 ||
+    rc=$?
+if [ "$rc" = 0 ] || [ "$rc" = 124 ] || ! grep -q \
+    "authsock: cannot apply \[auth\] socket_user/socket_group to $SOCK as uid $(id -u mailgate): Operation not permitted" \
+    "$D/owner.log"; then
+	echo "FAIL: socket_user as user mailgate: exit $rc" >&2
+	cat "$D/owner.log" >&2
+	exit 1
+fi
+echo "ok: socket_user refused as non-root, with the reason (exit $rc)"
 
 as_start "$CONF" "$D"
 
