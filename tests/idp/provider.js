@@ -29,6 +29,8 @@ const REDIRECT_URIS = (env.MG_IDP_REDIRECT_URIS ||
   .filter(Boolean);
 const ALGS = ['RS256', 'PS256', 'ES256', 'HS256'];
 const STATE_DIR = env.MG_IDP_STATE_DIR || '';
+// How the client is registered to authenticate at the token endpoint.
+const TOKEN_AUTH = env.MG_IDP_TOKEN_AUTH || 'client_secret_basic';
 const WRONG_PASSWORD = 'wrong';
 
 let alg = (env.MG_IDP_ALG || 'RS256').toUpperCase();
@@ -160,7 +162,7 @@ function buildProvider() {
       redirect_uris: REDIRECT_URIS,
       response_types: ['code'],
       grant_types: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_method: 'client_secret_basic',
+      token_endpoint_auth_method: TOKEN_AUTH,
       id_token_signed_response_alg: alg,
     }],
     jwks: { keys },

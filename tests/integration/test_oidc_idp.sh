@@ -5,9 +5,10 @@
 # (configured like Authentik): discovery, JWKS, a headless login through
 # the URL that oidc_login_begin() builds, the code traded by
 # oidc_login_finish() with PKCE and Basic client authentication, ID
-# tokens in RS256 and ES256 verified, HS256 beside asymmetric keys and
-# PS256 (not in the default allow-list) refused, key rotation, code
-# replay, wrong secret, groups and MFA.
+# tokens in RS256 and ES256 verified, HS256 with an empty JWKS (Authentik
+# without a signing key) accepted, HS256 beside asymmetric keys and PS256
+# (not in the default allow-list) refused, key rotation, code replay,
+# wrong secret, client_secret_post, groups and MFA.
 #
 # Needs $MG_BUILD/tests/oidc_probe (tests/integration/oidc_probe.c); it
 # starts its own provider on MG_OIDC_IDP_PORT (default 9410) because it
@@ -87,8 +88,7 @@ for alg in RS256 ES256; do
 done
 
 # oidc-provider keeps its RSA and EC keys in the JWKS while it signs
-# with HS256: exactly the downgrade mailgate must refuse. (Authentik
-# without a signing key serves an empty JWKS; test_oidc covers that.)
+# with HS256: exactly the downgrade mailgate must refuse.
 curl -fsS -X POST -o /dev/null "$ctl/alg?alg=HS256"
 cb=$(login alice@example.org)
 out=$("$probe" finish "$root/state" "$cb" || true)
@@ -97,6 +97,14 @@ grep -q 'HS256 presented when an asymmetric key' <<<"$out" || {
 	echo "FAIL: HS256 refusal not named" >&2
 	fails=$((fails + 1))
 }
+
+# Authentik without a signing key: HS256 with the client secret and an
+# empty JWKS ("{}"). Accepted.
+curl -fsS -X POST -o /dev/null "$ctl/alg?alg=HS256&jwks=empty"
+cb=$(login alice@example.org)
+out=$("$probe" finish "$root/state" "$cb" || true)
+check "HS256 with an empty JWKS" "result=ok" "$out"
+check "HS256 address" "address=alice@example.org" "$out"
 
 curl -fsS -X POST -o /dev/null "$ctl/alg?alg=PS256"
 cb=$(login alice@example.org)
@@ -129,6 +137,15 @@ grep -q '^error=.*invalid_client' <<<"$out" || {
 	echo "FAIL: wrong secret error does not name invalid_client" >&2
 	fails=$((fails + 1))
 }
+
+# client_secret_post: the secret in the form, no Basic header (that no
+# header goes along is test_oidc's to check: oidc-provider would take it).
+tb_idp_stop "$root/idp"
+MG_IDP_TOKEN_AUTH=client_secret_post tb_idp_start "$root/idp" "$port"
+cb=$(login alice@example.org)
+out=$(PROBE_AUTH_METHOD=client_secret_post "$probe" finish "$root/state" \
+    "$cb" || true)
+check "client_secret_post" "result=ok" "$out"
 
 out=$(PROBE_ISSUER=${issuer%/} "$probe" refresh || true)
 check "issuer without slash" "result=permfail" "$out"

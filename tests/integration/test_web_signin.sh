@@ -4,21 +4,24 @@
 # test_web_signin.sh - sign-in to mailgated's web pages through the real
 # test provider, and what a signed-in user can do there.
 #
-# Checks: health and readiness; security headers, methods, limits; an
-# RS256 sign-in (cookie flags, only hashes in the database); create an
-# app password with the form's CSRF token (shown once, works, listed),
-# CSRF and Origin refusals, escaping of a hostile label, revoke (own
-# only); sign-out; return_to kept only when it is a local path; a flow
-# begun on one instance and finished on another; ES256 after a provider
-# restart; a key rotation without restarting mailgated; HS256 refused
-# while the provider publishes asymmetric keys; nothing secret in logs.
+# Checks: health and readiness; X-Forwarded-For believed from trusted
+# proxies only; security headers, methods, limits; an RS256 sign-in
+# (cookie flags, only hashes in the database); create an app password
+# with the form's CSRF token (shown once, with [http] mail_host as the
+# server; works; listed), CSRF and Origin refusals, escaping of a hostile
+# label, revoke (own only); sign-out; return_to kept only when it is a
+# local path; a flow begun on one instance and finished on another;
+# ES256 after a provider restart; a key rotation without restarting
+# mailgated; HS256 refused while the provider publishes asymmetric keys,
+# accepted with an empty JWKS (Authentik without a signing key); nothing
+# secret in logs.
 set -euo pipefail
 # shellcheck source=test_web_lib.bash
 . "$(dirname "$0")/test_web_lib.bash"
 
 web_setup web_signin RS256
-web_conf a "$MG_WEB_PORT_A"
-web_conf b "$MG_WEB_PORT_B"
+web_conf a "$MG_WEB_PORT_A" $'[http]\nmail_host = mail.example.org'
+web_conf b "$MG_WEB_PORT_B" $'[http]\ntrusted_proxies = 127.0.0.1'
 mg()
 {
 	"$MG_BUILD/mailgate" -c "$W/a.conf" "$@"
@@ -31,6 +34,14 @@ web_start b "$MG_WEB_PORT_B"
 # --- service basics -------------------------------------------------------
 expect "healthz" "$(curl -sS -o /dev/null -w '%{http_code}' "$WEB_A/healthz")" 200
 expect "readyz" "$(curl -sS -o /dev/null -w '%{http_code}' "$WEB_A/readyz")" 200
+# X-Forwarded-For counts only from [http] trusted_proxies (B trusts us).
+curl -sS -o /dev/null -H 'X-Forwarded-For: 203.0.113.9, 198.51.100.7' \
+    "$WEB_A/healthz"
+curl -sS -o /dev/null -H 'X-Forwarded-For: 203.0.113.9, 198.51.100.7' \
+    "$WEB_B/healthz"
+expect_grep "untrusted peer's X-Forwarded-For ignored" "ip=127\.0\.0\.1 method=GET path=/healthz" "$W/a.log"
+expect_no_grep "no forwarded address on A" "ip=198\.51\.100\.7" "$W/a.log"
+expect_grep "trusted proxy: client address from X-Forwarded-For" "ip=198\.51\.100\.7 method=GET path=/healthz" "$W/b.log"
 J=$W/anon.jar
 expect "signed-out page" "$(web_get "$J" "$WEB_A/")" "200 "
 expect_grep "sign-in link" 'href="/login"' "$W/body"
@@ -95,6 +106,8 @@ expect "create token" "$(web_post "$J" "$WEB_A/tokens" "csrf=$CSRF" \
 TOKEN=$(grep -oE 'mgt_[0-9a-z]{12}_[0-9A-Za-z]{36}' "$W/body" | head -n 1)
 expect "token shown once" "${#TOKEN}" 53
 expect_grep "user name shown" "<td>alice@example.org</td>" "$W/body"
+expect_grep "IMAP server shown" "<td>mail.example.org, port 993, SSL/TLS</td>" "$W/body"
+expect_grep "SMTP server shown" "<td>mail.example.org, port 465 SSL/TLS or 587 STARTTLS</td>" "$W/body"
 expect_grep "token page not cached" "^Cache-Control: no-store" "$W/headers"
 echo "$TOKEN" | mg token verify alice@example.org --service imap >/dev/null &&
     ok "the new token opens IMAP" || fail "the new token is refused"
@@ -207,6 +220,14 @@ web_idp_start HS256
 expect "HS256 with published asymmetric keys refused" \
     "$(web_signin "$W/hs.jar" frank@example.org)" "400 "
 expect_grep "HS256 refusal logged" "reason=token_refused" "$W/a.log"
+# Authentik without a signing key: HS256 and an empty JWKS. mailgated
+# restarts, as it keeps a JWKS for an hour.
+web_idp_stop
+MG_IDP_JWKS=empty web_idp_start HS256
+web_stop a
+web_start a "$MG_WEB_PORT_A"
+expect "HS256 with an empty JWKS" \
+    "$(web_signin "$W/hs2.jar" gina@example.org)" "303 $WEB_A/"
 web_idp_stop
 web_idp_start RS256
 
