@@ -157,6 +157,13 @@ void oidc_identity_free(struct oidc_identity **idp);
 
 struct oidc_mapping;
 
+/* What the callback brings back, with what the login stored. Borrowed. */
+struct oidc_callback {
+	const struct secret *code;          /* from the callback URL */
+	const struct secret *code_verifier; /* stored at oidc_login_begin() */
+	const char *nonce;                  /* stored at oidc_login_begin() */
+};
+
 /*
  * Finish a login: trade code (with the stored verifier) at the token
  * endpoint using the configured client authentication, parse the reply
@@ -167,8 +174,7 @@ struct oidc_mapping;
  * call oidc_map() on the result. Owned result: oidc_identity_free().
  */
 enum mg_result oidc_login_finish(struct oidc *oidc,
-    const struct oidc_mapping *mapping, const struct secret *code,
-    const struct secret *code_verifier, const char *nonce,
+    const struct oidc_mapping *mapping, const struct oidc_callback *cb,
     struct oidc_identity **id_r, char **errstr_r);
 
 /*

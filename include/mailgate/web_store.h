@@ -36,14 +36,18 @@ struct web_login_state {
 
 void web_login_state_deinit(struct web_login_state *st);
 
-/*
- * Store a new login state living ttl seconds. return_to is NULL or a
- * path the caller already checked (starts with one '/').
- */
+/* What web_store_login_put() records; everything borrowed. */
+struct web_login_new {
+	const char *nonce;
+	const struct secret *verifier;
+	const char *return_to; /* NULL, or a path the caller checked */
+	int64_t ttl;           /* seconds the state lives */
+};
+
+/* Store a new login state. */
 enum mg_result web_store_login_put(struct db *db,
-    const unsigned char state_hash[WEB_STORE_HASH_LEN], const char *nonce,
-    const struct secret *verifier, const char *return_to, int64_t ttl,
-    char **errstr_r);
+    const unsigned char state_hash[WEB_STORE_HASH_LEN],
+    const struct web_login_new *ln, char **errstr_r);
 
 /* Why web_store_login_take() said no. */
 enum web_login_miss {

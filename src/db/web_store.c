@@ -113,22 +113,21 @@ web_login_state_deinit(struct web_login_state *st)
 
 enum mg_result
 web_store_login_put(struct db *db,
-    const unsigned char state_hash[WEB_STORE_HASH_LEN], const char *nonce,
-    const struct secret *verifier, const char *return_to, int64_t ttl,
-    char **errstr_r)
+    const unsigned char state_hash[WEB_STORE_HASH_LEN],
+    const struct web_login_new *ln, char **errstr_r)
 {
+	const char *rt = ln->return_to;
 	char hex[WEB_STORE_HEX_LEN], ttls[24];
 	const char *params[5];
 	PGresult *res;
 
-	MG_ASSERT(return_to == NULL || return_to[0] == '/');
+	MG_ASSERT(rt == NULL || rt[0] == '/');
 	web_store_hex(state_hash, hex);
 	params[0] = hex;
-	params[1] = nonce;
-	params[2] = (const char *)verifier->buf;
-	params[3] =
-	    return_to != NULL && return_to[0] != '\0' ? return_to : NULL;
-	params[4] = db_fmt_int64(ttl, ttls, sizeof(ttls));
+	params[1] = ln->nonce;
+	params[2] = (const char *)ln->verifier->buf;
+	params[3] = rt != NULL && rt[0] != '\0' ? rt : NULL;
+	params[4] = db_fmt_int64(ln->ttl, ttls, sizeof(ttls));
 	res = db_exec(db, &web_store_login_insert, params, NULL, errstr_r);
 	if (res == NULL)
 		return MG_TEMPFAIL;

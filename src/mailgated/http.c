@@ -350,7 +350,9 @@ http_take_body(struct http_req *req, const char *data, size_t len)
 	http_buf_addn(&req->body, data, len);
 }
 
+/* Eight parameters: libmicrohttpd's MHD_AccessHandlerCallback. */
 static enum MHD_Result
+/* NOLINTNEXTLINE(readability-function-size) */
 http_handler(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)

@@ -36,9 +36,9 @@ static const struct {
 	const char *label;
 	int64_t secs; /* 0 = never */
 } web_account_expiries[] = {
-	{ "30d", "30 days", 30 * 86400 },
-	{ "90d", "90 days", 90 * 86400 },
-	{ "365d", "1 year", 365 * 86400 },
+	{ "30d", "30 days", INT64_C(30) * 86400 },
+	{ "90d", "90 days", INT64_C(90) * 86400 },
+	{ "365d", "1 year", INT64_C(365) * 86400 },
 	{ "never", "Never", 0 },
 };
 

@@ -41,6 +41,7 @@ web_login_begin(struct http_req *req, struct http_reply *rep)
 	const char *rt = http_arg(req, "return_to");
 	unsigned char hash[WEB_STORE_HASH_LEN];
 	struct oidc_login *lg = NULL;
+	struct web_login_new ln;
 	struct db *db;
 	char *err = NULL;
 
@@ -60,10 +61,12 @@ web_login_begin(struct http_req *req, struct http_reply *rep)
 		return;
 	}
 	web_store_hash(lg->state, strlen(lg->state), hash);
+	ln.nonce = lg->nonce;
+	ln.verifier = lg->code_verifier;
+	ln.return_to = rt;
+	ln.ttl = WEB_LOGIN_TTL;
 	db = http_db(req);
-	if (db == NULL ||
-	    web_store_login_put(db, hash, lg->nonce, lg->code_verifier, rt,
-		WEB_LOGIN_TTL, &err) != MG_OK) {
+	if (db == NULL || web_store_login_put(db, hash, &ln, &err) != MG_OK) {
 		log_err("web: event=login_begin result=tempfail error=%s",
 		    err != NULL ? err : "no database");
 		free(err);
@@ -191,6 +194,7 @@ web_login_take_state(struct web_login *wl, const char *state)
 static bool
 web_login_verify(struct web_login *wl, const char *code, const char *iss)
 {
+	struct oidc_callback cb;
 	struct secret *c;
 	char *err = NULL, *msg = NULL;
 	enum oidc_map_reason why;
@@ -204,9 +208,12 @@ web_login_verify(struct web_login *wl, const char *code, const char *iss)
 		return false;
 	}
 	c = secret_from(code, strlen(code));
+	cb.code = c;
+	cb.code_verifier = wl->st.verifier;
+	cb.nonce = wl->st.nonce;
 	t0 = http_ms();
-	r = oidc_login_finish(wl->req->h->oidc, wl->req->h->map, c,
-	    wl->st.verifier, wl->st.nonce, &wl->id, &err);
+	r = oidc_login_finish(
+	    wl->req->h->oidc, wl->req->h->map, &cb, &wl->id, &err);
 	wl->idp_ms = http_ms() - t0;
 	secret_free(&c);
 	if (r == MG_TEMPFAIL) {

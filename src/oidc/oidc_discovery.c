@@ -160,12 +160,11 @@ enum mg_result
 oidc_discovery_parse(const struct oidc *oidc, const char *body, size_t len,
     struct oidc_disco **disco_r, char **errstr_r)
 {
-	struct oidc_http_reply fake = { 200, (char *)(uintptr_t)body, len, 0 };
 	struct oidc_disco *d = NULL;
 	const json_t *iss;
 	json_t *doc;
 
-	doc = oidc_http_json(&fake, "discovery", errstr_r);
+	doc = oidc_http_json(body, len, "discovery", errstr_r);
 	if (doc == NULL)
 		return MG_PERMFAIL;
 

@@ -97,7 +97,8 @@ oidc_http_add_basic(
 
 	memcpy(raw, user, ulen);
 	raw[ulen] = ':';
-	memcpy(raw + ulen + 1, pass, plen + 1);
+	memcpy(raw + ulen + 1, pass, plen);
+	raw[n] = '\0';
 	(void)base64_encode(raw, n, b64);
 	line = xasprintf("Authorization: Basic %s", b64);
 	headers = curl_slist_append(headers, line);
@@ -246,14 +247,12 @@ oidc_http_reply_clear(struct oidc_http_reply *reply)
 }
 
 json_t *
-oidc_http_json(
-    const struct oidc_http_reply *reply, const char *what, char **errstr_r)
+oidc_http_json(const char *body, size_t len, const char *what, char **errstr_r)
 {
 	json_error_t jerr;
 	json_t *doc;
 
-	doc =
-	    json_loadb(reply->body, reply->len, JSON_REJECT_DUPLICATES, &jerr);
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
 		/* jerr.text may quote the body (a token): position only. */
 		*errstr_r = xasprintf(

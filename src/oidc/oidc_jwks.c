@@ -132,12 +132,11 @@ enum mg_result
 oidc_jwks_parse(
     const char *body, size_t len, struct oidc_jwks **jwks_r, char **errstr_r)
 {
-	struct oidc_http_reply fake = { 200, (char *)(uintptr_t)body, len, 0 };
 	struct oidc_jwks *j;
 	const json_t *keys;
 	json_t *doc;
 
-	doc = oidc_http_json(&fake, "JWKS", errstr_r);
+	doc = oidc_http_json(body, len, "JWKS", errstr_r);
 	if (doc == NULL)
 		return MG_PERMFAIL;
 	j = xcalloc(1, sizeof(*j));

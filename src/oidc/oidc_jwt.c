@@ -200,6 +200,13 @@ oidc_jwt_alg(const struct oidc *oidc, const json_t *hdr, const char **alg_r,
 	return MG_OK;
 }
 
+/* What the JOSE header asks for; strings borrowed from the header. */
+struct oidc_jwt_hdr {
+	const char *alg;
+	const char *kid; /* NULL when there is none */
+	cjose_jwk_kty_t kty;
+};
+
 /* HS*: keyed with the client secret, when nothing says otherwise. */
 static enum mg_result
 oidc_jwt_hmac_key(struct oidc *oidc, const char *alg, const cjose_jwk_t **key_r,
@@ -295,10 +302,11 @@ oidc_jwt_key_fits(const struct oidc_jwks_key *k, const char *alg,
 
 /* Asymmetric: select from the JWKS, refetching once for a new kid. */
 static enum mg_result
-oidc_jwt_jwks_key(struct oidc *oidc, const char *alg, const char *kid,
-    cjose_jwk_kty_t kty, struct oidc_jwks **jwks_r, const cjose_jwk_t **key_r,
-    char **errstr_r)
+oidc_jwt_jwks_key(struct oidc *oidc, const struct oidc_jwt_hdr *h,
+    struct oidc_jwks **jwks_r, const cjose_jwk_t **key_r, char **errstr_r)
 {
+	const char *alg = h->alg, *kid = h->kid;
+	cjose_jwk_kty_t kty = h->kty;
 	const struct oidc_jwks_key *k;
 	struct oidc_jwks *j = NULL, *fresh = NULL;
 	enum mg_result ret;
@@ -377,15 +385,40 @@ out:
 	return ret;
 }
 
+/* alg (allowed), its key type, and kid (a string when present). */
+static enum mg_result
+oidc_jwt_read_header(const struct oidc *oidc, const json_t *hdr,
+    struct oidc_jwt_hdr *h_r, char **errstr_r)
+{
+	const json_t *kidv = json_object_get(hdr, "kid");
+	enum mg_result ret;
+
+	ret = oidc_jwt_alg(oidc, hdr, &h_r->alg, errstr_r);
+	if (ret != MG_OK)
+		return ret;
+	if (oidc_jwt_alg_kty(h_r->alg, &h_r->kty) < 0) {
+		*errstr_r = xasprintf("ID token alg %s is unknown", h_r->alg);
+		return MG_PERMFAIL;
+	}
+	h_r->kid = NULL;
+	if (json_is_string(kidv)) {
+		h_r->kid = json_string_value(kidv);
+	} else if (kidv != NULL) {
+		*errstr_r = xstrdup("ID token header kid is not a string");
+		return MG_PERMFAIL;
+	}
+	return MG_OK;
+}
+
+/* Seven parameters: the public entry point (tests, the fuzz target). */
 enum mg_result
+/* NOLINTNEXTLINE(readability-function-size) */
 oidc_verify_id_token(struct oidc *oidc, const char *jwt, size_t len,
     const char *expected_nonce, int64_t now, json_t **claims_r, char **errstr_r)
 {
 	const cjose_jwk_t *key = NULL;
 	struct oidc_jwks *jwks = NULL;
-	const json_t *kidv;
-	const char *alg, *kid = NULL;
-	cjose_jwk_kty_t kty;
+	struct oidc_jwt_hdr h;
 	json_t *hdr, *claims = NULL;
 	enum mg_result ret;
 	size_t dots[2];
@@ -396,28 +429,14 @@ oidc_verify_id_token(struct oidc *oidc, const char *jwt, size_t len,
 	hdr = oidc_jwt_header(jwt, dots[0], errstr_r);
 	if (hdr == NULL)
 		return MG_PERMFAIL;
-	ret = oidc_jwt_alg(oidc, hdr, &alg, errstr_r);
+	ret = oidc_jwt_read_header(oidc, hdr, &h, errstr_r);
 	if (ret != MG_OK)
 		goto out;
-	if (oidc_jwt_alg_kty(alg, &kty) < 0) {
-		*errstr_r = xasprintf("ID token alg %s is unknown", alg);
-		ret = MG_PERMFAIL;
-		goto out;
-	}
-	kidv = json_object_get(hdr, "kid");
-	if (json_is_string(kidv))
-		kid = json_string_value(kidv);
-	else if (kidv != NULL) {
-		*errstr_r = xstrdup("ID token header kid is not a string");
-		ret = MG_PERMFAIL;
-		goto out;
-	}
 
-	if (kty == CJOSE_JWK_KTY_OCT)
-		ret = oidc_jwt_hmac_key(oidc, alg, &key, errstr_r);
+	if (h.kty == CJOSE_JWK_KTY_OCT)
+		ret = oidc_jwt_hmac_key(oidc, h.alg, &key, errstr_r);
 	else
-		ret = oidc_jwt_jwks_key(
-		    oidc, alg, kid, kty, &jwks, &key, errstr_r);
+		ret = oidc_jwt_jwks_key(oidc, &h, &jwks, &key, errstr_r);
 	if (ret != MG_OK)
 		goto out;
 	ret = oidc_jwt_signature(jwt, len, key, &claims, errstr_r);

@@ -281,11 +281,18 @@ oidc_login_token_reply(const json_t *doc, struct secret **access_r,
 	return MG_OK;
 }
 
+/* What the token endpoint hands out; both owned. */
+struct oidc_login_tokens {
+	struct secret *access;
+	struct secret *id_token;
+};
+
 static enum mg_result
 oidc_login_exchange(struct oidc *oidc, const struct oidc_disco *d,
-    const struct secret *code, const struct secret *verifier,
-    struct secret **access_r, struct secret **idt_r, char **errstr_r)
+    const struct oidc_callback *cb, struct oidc_login_tokens *tok_r,
+    char **errstr_r)
 {
+	const struct secret *code = cb->code, *verifier = cb->code_verifier;
 	struct oidc_login_buf body = { NULL, 0 };
 	struct oidc_http_req req = { 0 };
 	struct oidc_http_reply reply = { 0 };
@@ -315,7 +322,7 @@ oidc_login_exchange(struct oidc *oidc, const struct oidc_disco *d,
 		ret = MG_TEMPFAIL;
 		goto out;
 	}
-	doc = oidc_http_json(&reply, "token endpoint", errstr_r);
+	doc = oidc_http_json(reply.body, reply.len, "token endpoint", errstr_r);
 	if (doc == NULL) {
 		ret = MG_PERMFAIL;
 		goto out;
@@ -326,7 +333,8 @@ oidc_login_exchange(struct oidc *oidc, const struct oidc_disco *d,
 		ret = MG_PERMFAIL;
 		goto out;
 	}
-	ret = oidc_login_token_reply(doc, access_r, idt_r, errstr_r);
+	ret = oidc_login_token_reply(
+	    doc, &tok_r->access, &tok_r->id_token, errstr_r);
 out:
 	json_decref(doc);
 	oidc_http_reply_clear(&reply);
@@ -357,43 +365,44 @@ oidc_login_identity(const struct oidc *oidc, json_t *claims, struct secret *idt)
 
 enum mg_result
 oidc_login_finish(struct oidc *oidc, const struct oidc_mapping *mapping,
-    const struct secret *code, const struct secret *code_verifier,
-    const char *nonce, struct oidc_identity **id_r, char **errstr_r)
+    const struct oidc_callback *cb, struct oidc_identity **id_r,
+    char **errstr_r)
 {
-	struct secret *access = NULL, *idt = NULL;
+	struct oidc_login_tokens tok = { NULL, NULL };
 	struct oidc_disco *d = NULL;
 	json_t *claims = NULL;
 	enum mg_result ret;
 
-	MG_ASSERT(nonce != NULL);
-	if (code->len == 0 || code->len > IDP_RESPONSE_MAX / 4) {
+	MG_ASSERT(cb->nonce != NULL);
+	if (cb->code->len == 0 || cb->code->len > IDP_RESPONSE_MAX / 4) {
 		*errstr_r = xstrdup("callback: the code is empty or too long");
 		return MG_PERMFAIL;
 	}
 	ret = oidc_discovery_get(oidc, &d, errstr_r);
 	if (ret != MG_OK)
 		return ret;
-	ret = oidc_login_exchange(
-	    oidc, d, code, code_verifier, &access, &idt, errstr_r);
+	ret = oidc_login_exchange(oidc, d, cb, &tok, errstr_r);
 	if (ret != MG_OK)
 		goto out;
-	ret = oidc_verify_id_token(oidc, (const char *)idt->buf, idt->len,
-	    nonce, (int64_t)time(NULL), &claims, errstr_r);
+	ret = oidc_verify_id_token(oidc, (const char *)tok.id_token->buf,
+	    tok.id_token->len, cb->nonce, (int64_t)time(NULL), &claims,
+	    errstr_r);
 	if (ret != MG_OK)
 		goto out;
 	if (mapping != NULL && d->userinfo_endpoint != NULL &&
 	    oidc_mapping_wants_userinfo(mapping, claims)) {
-		ret = oidc_userinfo_merge(oidc, d, access, claims, errstr_r);
+		ret =
+		    oidc_userinfo_merge(oidc, d, tok.access, claims, errstr_r);
 		if (ret != MG_OK)
 			goto out;
 	}
-	*id_r = oidc_login_identity(oidc, claims, idt);
+	*id_r = oidc_login_identity(oidc, claims, tok.id_token);
 	claims = NULL;
-	idt = NULL;
+	tok.id_token = NULL;
 out:
 	json_decref(claims);
-	secret_free(&access);
-	secret_free(&idt);
+	secret_free(&tok.access);
+	secret_free(&tok.id_token);
 	oidc_discovery_put(oidc, &d);
 	return ret;
 }

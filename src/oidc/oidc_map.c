@@ -94,16 +94,23 @@ bad:
 	return -1;
 }
 
+static void
+oidc_map_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
 static char **
 oidc_map_copy_list(const struct config_list *l, bool lower, size_t *n_r)
 {
 	char **out = xcalloc(l->count + 1, sizeof(char *));
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < l->count; i++) {
 		out[i] = xstrdup(l->items[i]);
-		for (k = 0; lower && out[i][k] != '\0'; k++)
-			out[i][k] = (char)tolower((unsigned char)out[i][k]);
+		if (lower)
+			oidc_map_lower(out[i]);
 	}
 	*n_r = l->count;
 	return out;

@@ -119,9 +119,9 @@ enum mg_result oidc_http_fetch(const struct oidc *oidc,
 void oidc_http_reply_clear(struct oidc_http_reply *reply);
 /* RFC 3986 unreserved kept, all else %XX. Owned result. */
 char *oidc_http_encode(const char *s, size_t len);
-/* JSON object from a reply body, duplicates refused. */
+/* JSON object from a document of len bytes, duplicates refused. */
 json_t *oidc_http_json(
-    const struct oidc_http_reply *reply, const char *what, char **errstr_r);
+    const char *body, size_t len, const char *what, char **errstr_r);
 
 /* oidc_discovery.c */
 enum mg_result oidc_discovery_parse(const struct oidc *oidc, const char *body,

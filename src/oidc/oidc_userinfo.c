@@ -92,7 +92,7 @@ oidc_userinfo_merge(struct oidc *oidc, const struct oidc_disco *disco,
 		ret = MG_PERMFAIL;
 		goto out;
 	}
-	doc = oidc_http_json(&reply, "userinfo", errstr_r);
+	doc = oidc_http_json(reply.body, reply.len, "userinfo", errstr_r);
 	if (doc == NULL) {
 		ret = MG_PERMFAIL;
 		goto out;

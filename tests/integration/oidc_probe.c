@@ -269,7 +269,8 @@ probe_finish(const char *statefile, const char *callback)
 	}
 	code = secret_from(cb.code, strlen(cb.code));
 	ver = secret_from(cb.st[2], strlen(cb.st[2]));
-	r = oidc_login_finish(o, m, code, ver, cb.st[1], &id, &err);
+	r = oidc_login_finish(
+	    o, m, &(struct oidc_callback){ code, ver, cb.st[1] }, &id, &err);
 	if (r == MG_OK)
 		probe_print_identity(id, m);
 	secret_free(&code);
@@ -362,7 +363,8 @@ probe_bench(const char *statefile, const char *callback, const char *count)
 	o = probe_rp();
 	code = secret_from(cb.code, strlen(cb.code));
 	ver = secret_from(cb.st[2], strlen(cb.st[2]));
-	r = oidc_login_finish(o, NULL, code, ver, cb.st[1], &id, &err);
+	r = oidc_login_finish(
+	    o, NULL, &(struct oidc_callback){ code, ver, cb.st[1] }, &id, &err);
 	secret_free(&code);
 	secret_free(&ver);
 	ret = r == MG_OK ? probe_bench_verify(o, id, cb.st[1], (long)n) :

@@ -1245,7 +1245,8 @@ finish(struct oidc *o, const struct oidc_mapping *m, struct oidc_identity **id,
 	    43);
 	enum mg_result r;
 
-	r = oidc_login_finish(o, m, code, ver, NONCE, id, err);
+	r = oidc_login_finish(
+	    o, m, &(struct oidc_callback){ code, ver, NONCE }, id, err);
 	secret_free(&code);
 	secret_free(&ver);
 	return r;

@@ -125,12 +125,12 @@ put_state(
 	struct secret *v = secret_from("verifier-0123456789-0123456789-"
 				       "0123456789-0123456789",
 	    52);
+	struct web_login_new ln = { "nonce-0123456789abcdef", v, return_to,
+		ttl };
 	char *err = NULL;
 
 	web_store_hash(state, strlen(state), h);
-	assert_int_equal(web_store_login_put(f->db, h, "nonce-0123456789abcdef",
-			     v, return_to, ttl, &err),
-	    MG_OK);
+	assert_int_equal(web_store_login_put(f->db, h, &ln, &err), MG_OK);
 	secret_free(&v);
 }
 
