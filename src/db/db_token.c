@@ -152,7 +152,9 @@ db_token_verify_attempt(struct db *db, const struct token_keyring *kr,
 	return ret;
 }
 
+/* Ten parameters: the old form, until src/cli/cmd_token.c moves (db.h). */
 enum mg_result
+/* NOLINTNEXTLINE(readability-function-size) */
 db_token_verify(struct db *db, const struct token_keyring *kr, const char *user,
     const void *token, size_t len, unsigned int scope, int64_t now,
     struct token_record *rec_r, enum token_reason *reason_r, char **errstr_r)
