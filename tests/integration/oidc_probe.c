@@ -98,9 +98,9 @@ probe_begin(const char *statefile)
 		perror(statefile);
 		return 3;
 	}
-	fprintf(f, "%s\n%s\n%s\n", l->state, l->nonce,
+	(void)fprintf(f, "%s\n%s\n%s\n", l->state, l->nonce,
 	    (const char *)l->code_verifier->buf);
-	fclose(f);
+	(void)fclose(f);
 	printf("url=%s\n", l->url);
 	oidc_login_free(&l);
 	oidc_free(&o);
@@ -119,6 +119,25 @@ probe_hex(char c)
 	return -1;
 }
 
+/* One byte of a query value at *pp: %XX, '+' or itself; advances. */
+static char
+probe_unescape(const char **pp, const char *end)
+{
+	const char *p = *pp;
+	int hi, lo;
+
+	if (*p == '+')
+		return ' ';
+	if (*p != '%' || end - p < 3)
+		return *p;
+	hi = probe_hex(p[1]);
+	lo = probe_hex(p[2]);
+	if (hi < 0 || lo < 0)
+		return *p;
+	*pp = p + 2;
+	return (char)(unsigned char)(hi * 16 + lo);
+}
+
 /* The decoded value of name in url's query, or NULL. Owned. */
 static char *
 probe_param(const char *url, const char *name)
@@ -135,16 +154,8 @@ probe_param(const char *url, const char *name)
 		    p[nl] != '=')
 			continue;
 		out = xmalloc((size_t)(end - p));
-		for (p += nl + 1; p < end; p++) {
-			if (*p == '%' && p + 2 < end + 1 &&
-			    probe_hex(p[1]) >= 0 && probe_hex(p[2]) >= 0) {
-				out[i++] = (char)(probe_hex(p[1]) << 4 |
-				    probe_hex(p[2]));
-				p += 2;
-			} else {
-				out[i++] = *p == '+' ? ' ' : *p;
-			}
-		}
+		for (p += nl + 1; p < end; p++)
+			out[i++] = probe_unescape(&p, end);
 		out[i] = '\0';
 		return out;
 	}
@@ -161,12 +172,12 @@ probe_read_state(const char *statefile, char st[3][200])
 		return -1;
 	for (i = 0; i < 3; i++) {
 		if (fgets(st[i], 200, f) == NULL) {
-			fclose(f);
+			(void)fclose(f);
 			return -1;
 		}
 		st[i][strcspn(st[i], "\n")] = '\0';
 	}
-	fclose(f);
+	(void)fclose(f);
 	return 0;
 }
 
@@ -174,13 +185,15 @@ static struct oidc_mapping *
 probe_mapping(void)
 {
 	const char *group = getenv("PROBE_GROUP");
-	char *groups[1] = { (char *)(uintptr_t)group };
+	char gbuf[256];
+	char *groups[1] = { gbuf };
 	struct oidc_mapping *m = NULL;
 	struct config cfg;
 	char *err = NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
 	if (group != NULL && group[0] != '\0') {
+		(void)snprintf(gbuf, sizeof(gbuf), "%s", group);
 		cfg.mapping.required_groups.items = groups;
 		cfg.mapping.required_groups.count = 1;
 	}

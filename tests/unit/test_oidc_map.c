@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -34,19 +35,35 @@ count(const char *const *l)
 	return n;
 }
 
+/* A writable copy in buf (struct config holds char *), or NULL. */
+static char *
+copy(const char *s, char buf[80])
+{
+	if (s == NULL)
+		return NULL;
+	(void)snprintf(buf, 80, "%s", s);
+	return buf;
+}
+
 static int
 map_new(const struct mapcfg *mc, struct oidc_mapping **m, char **err)
 {
+	char bufs[9][80], *domains[3], *groups[3];
 	struct config cfg;
+	int i;
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.mapping.address_claim = (char *)(uintptr_t)mc->claim;
-	cfg.mapping.address_template = (char *)(uintptr_t)mc->tmpl;
-	cfg.mapping.allowed_domains.items = (char **)(uintptr_t)mc->domains;
+	for (i = 0; i < 3; i++) {
+		domains[i] = copy(mc->domains[i], bufs[3 + i]);
+		groups[i] = copy(mc->groups[i], bufs[6 + i]);
+	}
+	cfg.mapping.address_claim = copy(mc->claim, bufs[0]);
+	cfg.mapping.address_template = copy(mc->tmpl, bufs[1]);
+	cfg.mapping.allowed_domains.items = domains;
 	cfg.mapping.allowed_domains.count = count(mc->domains);
-	cfg.mapping.required_groups.items = (char **)(uintptr_t)mc->groups;
+	cfg.mapping.required_groups.items = groups;
 	cfg.mapping.required_groups.count = count(mc->groups);
-	cfg.mapping.groups_claim = (char *)(uintptr_t)mc->groups_claim;
+	cfg.mapping.groups_claim = copy(mc->groups_claim, bufs[2]);
 	cfg.mapping.require_email_verified = mc->verified;
 	cfg.mapping.require_mfa = mc->mfa;
 	return oidc_mapping_new(&cfg, m, err);
@@ -66,7 +83,7 @@ static const struct mapcfg C_GRP_ROLES = { .groups = { "mail" },
 static const struct mapcfg C_VER = { .verified = true };
 static const struct mapcfg C_MFA = { .mfa = true };
 
-static const struct {
+static const struct { /* NOLINT(clang-analyzer-optin.performance.Padding) */
 	const char *name;
 	const struct mapcfg *cfg;
 	const char *claims;
