@@ -100,13 +100,6 @@ int db_set_statement_timeout(struct db *db, unsigned int ms, char **errstr_r);
 enum mg_result db_token_verify_attempt(struct db *db,
     const struct token_keyring *kr, const struct token_attempt *a,
     struct token_record *rec_r, enum token_reason *reason_r, char **errstr_r);
-/* The same with the attempt spelled out: kept until src/cli/cmd_token.c
- * calls db_token_verify_attempt(), then removed (ten parameters are over
- * the house limit of six). */
-enum mg_result db_token_verify(struct db *db, const struct token_keyring *kr,
-    const char *user, const void *token, size_t len, unsigned int scope,
-    int64_t now, struct token_record *rec_r, enum token_reason *reason_r,
-    char **errstr_r);
 
 /* One record by public id: MG_PERMFAIL when there is none. */
 enum mg_result db_token_fetch(struct db *db, const char *public_id,

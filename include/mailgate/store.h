@@ -123,9 +123,9 @@ enum store_result store_token_create(struct db *db,
     const struct token_keyring *kr, const char *actor,
     const struct store_token_request *req, struct store_token_issued *out_r,
     char **errstr_r);
-/* The same with the outputs spelled out: kept until src/cli/cmd_token.c
- * and src/mailgated/web_account.c call store_token_create(), then
- * removed (seven parameters are over the house limit of six). */
+/* The same with the outputs spelled out: kept until
+ * src/mailgated/web_account.c calls store_token_create(), then removed
+ * (seven parameters are over the house limit of six). */
 enum store_result store_token_issue(struct db *db,
     const struct token_keyring *kr, const char *actor,
     const struct store_token_request *req, struct secret **token_r,
@@ -175,8 +175,8 @@ struct store_token_revocation {
 enum store_result store_token_revoke_one(struct db *db,
     const struct store_token_revocation *rv, bool *changed_r, char **errstr_r);
 /* The same with the revocation spelled out: kept until
- * src/cli/cmd_token.c and src/mailgated/web_account.c call
- * store_token_revoke_one(), then removed (seven parameters). */
+ * src/mailgated/web_account.c calls store_token_revoke_one(), then
+ * removed (seven parameters). */
 enum store_result store_token_revoke(struct db *db, const char *actor,
     const char *public_id, const char *address, const char *reason,
     bool *changed_r, char **errstr_r);
@@ -229,11 +229,6 @@ struct store_audit_filter {
 enum store_result store_audit_query(struct db *db,
     const struct store_audit_filter *f, struct store_audit **list_r,
     size_t *count_r, char **errstr_r);
-/* The same with the filter spelled out: kept until src/cli/cmd_audit.c
- * calls store_audit_query(), then removed (seven parameters). */
-enum store_result store_audit_list(struct db *db, const char *address,
-    int64_t since, size_t limit, struct store_audit **list_r, size_t *count_r,
-    char **errstr_r);
 void store_audit_list_free(struct store_audit **listp, size_t count);
 
 /* Borrowed static text: "ok", "not found", "exists", ... */

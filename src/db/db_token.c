@@ -152,22 +152,6 @@ db_token_verify_attempt(struct db *db, const struct token_keyring *kr,
 	return ret;
 }
 
-/* Ten parameters: the old form, until src/cli/cmd_token.c moves (db.h). */
-enum mg_result
-/* NOLINTNEXTLINE(readability-function-size) */
-db_token_verify(struct db *db, const struct token_keyring *kr, const char *user,
-    const void *token, size_t len, unsigned int scope, int64_t now,
-    struct token_record *rec_r, enum token_reason *reason_r, char **errstr_r)
-{
-	const struct token_attempt a = { .token = token,
-		.len = len,
-		.user = user,
-		.scope = scope,
-		.now = now };
-
-	return db_token_verify_attempt(db, kr, &a, rec_r, reason_r, errstr_r);
-}
-
 /* A textual IPv4 or IPv6 address; anything else is stored as unknown. */
 static bool
 db_token_ip_ok(const char *ip)

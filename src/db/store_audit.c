@@ -131,19 +131,6 @@ store_audit_query(struct db *db, const struct store_audit_filter *f,
 	return STORE_OK;
 }
 
-/* Seven parameters: the old form, until cmd_audit.c moves (store.h). */
-enum store_result
-/* NOLINTNEXTLINE(readability-function-size) */
-store_audit_list(struct db *db, const char *address, int64_t since,
-    size_t limit, struct store_audit **list_r, size_t *count_r, char **errstr_r)
-{
-	const struct store_audit_filter f = {
-		.address = address, .since = since, .limit = limit
-	};
-
-	return store_audit_query(db, &f, list_r, count_r, errstr_r);
-}
-
 void
 store_audit_list_free(struct store_audit **listp, size_t count)
 {
