@@ -410,6 +410,10 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* fmt comes from libmicrohttpd, which formats its messages with it. */
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
