@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# test_verify.sh - db_token_verify() against the real database, through
+# test_verify.sh - db_token_verify_attempt() against the real database, through
 # "mailgate token verify ADDR [--service S]" (token on stdin): every
 # reason a token is refused, in the order the login path checks them, and
 # that a database outage is 75, never "rejected".
