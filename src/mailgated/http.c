@@ -564,6 +564,29 @@ http_mhd_start(struct http *h, const struct sockaddr_storage *ss)
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h, MHD_OPTION_END);
 }
 
+/*
+ * Discovery and JWKS once at start-up, off the main thread (the provider
+ * may be slow or down): an issuer mismatch, a JWE key or an unusable
+ * JWKS is logged at once, with what to change, not at the first sign-in.
+ */
+static void *
+http_check_provider(void *arg)
+{
+	struct http *h = arg;
+	char *err = NULL;
+
+	if (oidc_refresh(h->oidc, &err) == MG_OK) {
+		log_info("http: provider ok issuer=%s",
+		    log_safe(h->cfg->oidc.issuer, 200));
+		return NULL;
+	}
+	log_warn("http: provider not usable yet (sign-in fails until this "
+		 "is fixed): %s",
+	    log_safe(err, 400));
+	free(err);
+	return NULL;
+}
+
 static void
 http_free(struct http **hp)
 {
@@ -572,6 +595,8 @@ http_free(struct http **hp)
 
 	if (h == NULL)
 		return;
+	if (h->check_started)
+		(void)pthread_join(h->check_thread, NULL);
 	if (h->mhd != NULL)
 		MHD_stop_daemon(h->mhd);
 	for (i = 0; i < HTTP_THREADS; i++)
@@ -635,6 +660,8 @@ http_service_start(struct daemon *d, void **state_r)
 	}
 	log_info("http: listening on %s public_url=%s trusted_proxies=%zu",
 	    d->cfg->http.listen, h->public_url, h->nproxies);
+	h->check_started =
+	    pthread_create(&h->check_thread, NULL, http_check_provider, h) == 0;
 	*state_r = h;
 	return 0;
 }

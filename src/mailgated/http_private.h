@@ -39,6 +39,8 @@ struct http {
 	struct MHD_Daemon *mhd;
 	struct oidc *oidc;
 	struct oidc_mapping *map;
+	pthread_t check_thread; /* the start-up check of the provider */
+	bool check_started;
 
 	/* Our own copy: the daemon's is the loop thread's alone. */
 	pthread_rwlock_t kr_lock;

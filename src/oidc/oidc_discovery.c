@@ -54,12 +54,12 @@ oidc_discovery_issuer_error(const char *want, const char *got)
 	if (gl == wl + 1 && got[gl - 1] == '/' && strncmp(want, got, wl) == 0)
 		return xasprintf("discovery: configured issuer lacks the "
 				 "trailing slash that the provider uses: set "
-				 "issuer = %s",
+				 "[oidc] issuer to %s",
 		    log_safe(got, 300));
 	if (wl == gl + 1 && want[wl - 1] == '/' && strncmp(want, got, gl) == 0)
 		return xasprintf("discovery: configured issuer has a trailing "
 				 "slash that the provider does not use: set "
-				 "issuer = %s",
+				 "[oidc] issuer to %s",
 		    log_safe(got, 300));
 	return xasprintf("discovery: provider says issuer %s, configured "
 			 "issuer is %s (they must be equal byte for byte; "

@@ -866,7 +866,7 @@ discovery_trailing_slash(void **state)
 	/* Same discovery URL; the provider's issuer has the slash. */
 	assert_int_equal(refresh_with(without, 5, &err), MG_PERMFAIL);
 	assert_non_null(strstr(err, "lacks the trailing slash"));
-	assert_non_null(strstr(err, "set issuer = "));
+	assert_non_null(strstr(err, "set [oidc] issuer to "));
 	free(err);
 	err = NULL;
 	/* Provider without the slash, configuration with it. */
