@@ -48,6 +48,35 @@ oidc_jwks_opt_string(
 	return true;
 }
 
+/*
+ * The key material members, when present, are strict base64url strings.
+ * cjose 0.6 aborts the process (assert) on some malformed ones, such as
+ * a '=' inside "n", so they are checked before cjose sees them.
+ */
+static bool
+oidc_jwks_material_ok(const json_t *key)
+{
+	static const char *const names[] = { "n", "e", "x", "y", "d", "p", "q",
+		"dp", "dq", "qi", "k" };
+	const json_t *v;
+	unsigned char *raw;
+	size_t i, n;
+
+	for (i = 0; i < MG_N_ELEMENTS(names); i++) {
+		v = json_object_get(key, names[i]);
+		if (v == NULL)
+			continue;
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return false;
+		raw = oidc_jwt_b64url_decode(
+		    json_string_value(v), json_string_length(v), &n);
+		if (raw == NULL)
+			return false;
+		free(raw);
+	}
+	return true;
+}
+
 /* Import one key; false (and a reason) when it is unusable. */
 static bool
 oidc_jwks_import(json_t *key, struct oidc_jwks_key *out, const char **why)
@@ -69,6 +98,10 @@ oidc_jwks_import(json_t *key, struct oidc_jwks_key *out, const char **why)
 	}
 	if (use != NULL && strcmp(use, "sig") != 0) {
 		*why = "not a signing key";
+		return false;
+	}
+	if (!oidc_jwks_material_ok(key)) {
+		*why = "key material is not base64url";
 		return false;
 	}
 

@@ -946,6 +946,22 @@ static const struct {
 	    200, MG_PERMFAIL, "none of its" },
 	{ "enc only", "{\"keys\":[{\"kty\":\"EC\",\"use\":\"enc\"}]}", 200,
 	    MG_PERMFAIL, "none of its" },
+	/* cjose 0.6 asserts (aborts) on these: they must never reach it. */
+	{ "padding inside n",
+	    "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"sXchDaQebw_75IDrGA84-w3vR"
+	    "=w\",\"e\":\"AQAB\"}]}",
+	    200, MG_PERMFAIL, "none of its" },
+	{ "base64 alphabet in n",
+	    "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"s/chDaQebH+PiG\","
+	    "\"e\":\"AQAB\"}]}",
+	    200, MG_PERMFAIL, "none of its" },
+	{ "padding inside x",
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f8="
+	    "3OJ\",\"y\":\"x_FE\"}]}",
+	    200, MG_PERMFAIL, "none of its" },
+	{ "n not a string",
+	    "{\"keys\":[{\"kty\":\"RSA\",\"n\":5,\"e\":\"AQAB\"}]}", 200,
+	    MG_PERMFAIL, "none of its" },
 	{ "http 500", "{}", 500, MG_TEMPFAIL, "HTTP 500" },
 	{ "http 403", "{}", 403, MG_PERMFAIL, "HTTP 403" },
 };
