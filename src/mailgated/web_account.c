@@ -205,10 +205,9 @@ web_account_cannot_create_text(struct http_buf *b, const char *why)
 static void
 web_account_create_form(struct http_req *req, struct http_buf *b)
 {
+	const char *why = web_account_cannot_create(req);
 	int64_t max = req->h->cfg->tokens.max_expiry;
 	size_t i;
-
-	const char *why = web_account_cannot_create(req);
 
 	http_buf_add(b,
 	    "<section aria-labelledby=\"create\">\n"

@@ -185,21 +185,22 @@ oidc_mapping_free(struct oidc_mapping **mapp)
 }
 
 bool
-oidc_mapping_wants_userinfo(const struct oidc_mapping *m, const json_t *claims)
+oidc_mapping_wants_userinfo(
+    const struct oidc_mapping *map, const json_t *claims)
 {
 	size_t i;
 
-	if (m->address_template == NULL &&
-	    json_object_get(claims, m->address_claim) == NULL)
+	if (map->address_template == NULL &&
+	    json_object_get(claims, map->address_claim) == NULL)
 		return true;
-	for (i = 0; i < m->placeholders_count; i++)
-		if (json_object_get(claims, m->placeholders[i]) == NULL)
+	for (i = 0; i < map->placeholders_count; i++)
+		if (json_object_get(claims, map->placeholders[i]) == NULL)
 			return true;
-	if (m->require_email_verified &&
+	if (map->require_email_verified &&
 	    json_object_get(claims, "email_verified") == NULL)
 		return true;
-	return m->groups_count > 0 &&
-	    json_object_get(claims, m->groups_claim) == NULL;
+	return map->groups_count > 0 &&
+	    json_object_get(claims, map->groups_claim) == NULL;
 }
 
 /* A placeholder value: 1..ADDRESS_LOCAL_MAX of [A-Za-z0-9._+-]. */
@@ -359,7 +360,7 @@ oidc_map_groups(
 }
 
 enum oidc_map_reason
-oidc_map(const struct oidc_mapping *m, const json_t *claims,
+oidc_map(const struct oidc_mapping *map, const json_t *claims,
     struct oidc_mapped *out_r, char **msg_r)
 {
 	char raw[ADDRESS_MAX + 1], canon[ADDRESS_MAX + 1];
@@ -367,7 +368,7 @@ oidc_map(const struct oidc_mapping *m, const json_t *claims,
 	const char *why;
 
 	*msg_r = NULL;
-	r = oidc_map_raw_address(m, claims, raw, msg_r);
+	r = oidc_map_raw_address(map, claims, raw, msg_r);
 	if (r != OIDC_MAP_OK)
 		return r;
 	if (address_normalize(raw, canon, &why) < 0) {
@@ -375,20 +376,20 @@ oidc_map(const struct oidc_mapping *m, const json_t *claims,
 		    log_safe(raw, 100), why);
 		return OIDC_MAP_BAD_ADDRESS;
 	}
-	if (m->require_email_verified &&
+	if (map->require_email_verified &&
 	    !json_is_true(json_object_get(claims, "email_verified"))) {
 		*msg_r = xstrdup("email_verified is not true, and [mapping] "
 				 "require_email_verified is set");
 		return OIDC_MAP_EMAIL_NOT_VERIFIED;
 	}
-	r = oidc_map_domain(m, canon, msg_r);
+	r = oidc_map_domain(map, canon, msg_r);
 	if (r == OIDC_MAP_OK)
-		r = oidc_map_groups(m, claims, msg_r);
+		r = oidc_map_groups(map, claims, msg_r);
 	if (r != OIDC_MAP_OK)
 		return r;
 
 	memcpy(out_r->address, canon, sizeof(canon));
 	out_r->mfa = oidc_login_amr_mfa(claims);
-	out_r->mfa_required = m->require_mfa;
+	out_r->mfa_required = map->require_mfa;
 	return OIDC_MAP_OK;
 }
