@@ -62,9 +62,9 @@ say()
 say "machine"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- |
     sed 's/^ *//'), $(nproc) cores online; kernel $(uname -r)"
-echo "mailgate $(git -C "$SRC" rev-parse --short HEAD)" \
-    "$(git -C "$SRC" diff --quiet HEAD -- src include ||
-    echo '(with local changes)'), build type" \
+changes=
+git -C "$SRC" diff --quiet HEAD -- src include || changes=" (with local changes)"
+echo "mailgate $(git -C "$SRC" rev-parse --short HEAD)$changes, build type" \
     "$(grep -s CMAKE_BUILD_TYPE:STRING "$MG_BUILD/CMakeCache.txt" |
     cut -d= -f2); node $(node --version)"
 echo "load before start: $(cut -d' ' -f1-3 /proc/loadavg)"
