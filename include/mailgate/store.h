@@ -109,27 +109,22 @@ struct store_token_request {
 	int64_t expires_at;  /* unix seconds; 0 = never */
 };
 
-/*
- * Audit "token.issue". Generates a token, stores its HMAC under the
- * keyring's current key, and hands the token back once: *token_r is
- * owned (secret_free() it as soon as it was shown). NOT_FOUND: no such
- * mailbox. A disabled mailbox gets no tokens: INVALID.
- */
+/* What store_token_create() hands back, once. */
 struct store_token_issued {
 	struct secret *token; /* owned: secret_free() once shown */
 	char id[TOKEN_ID_LEN + 1];
 };
+
+/*
+ * Audit "token.issue". Generates a token, stores its HMAC under the
+ * keyring's current key, and hands the token back once in out_r->token
+ * (secret_free() it as soon as it was shown). NOT_FOUND: no such
+ * mailbox. A disabled mailbox gets no tokens: INVALID.
+ */
 enum store_result store_token_create(struct db *db,
     const struct token_keyring *kr, const char *actor,
     const struct store_token_request *req, struct store_token_issued *out_r,
     char **errstr_r);
-/* The same with the outputs spelled out: kept until
- * src/mailgated/web_account.c calls store_token_create(), then removed
- * (seven parameters are over the house limit of six). */
-enum store_result store_token_issue(struct db *db,
-    const struct token_keyring *kr, const char *actor,
-    const struct store_token_request *req, struct secret **token_r,
-    char id_r[TOKEN_ID_LEN + 1], char **errstr_r);
 
 struct store_token {
 	char id[TOKEN_ID_LEN + 1];
@@ -174,12 +169,6 @@ struct store_token_revocation {
  */
 enum store_result store_token_revoke_one(struct db *db,
     const struct store_token_revocation *rv, bool *changed_r, char **errstr_r);
-/* The same with the revocation spelled out: kept until
- * src/mailgated/web_account.c calls store_token_revoke_one(), then
- * removed (seven parameters). */
-enum store_result store_token_revoke(struct db *db, const char *actor,
-    const char *public_id, const char *address, const char *reason,
-    bool *changed_r, char **errstr_r);
 /* Revoke every unrevoked token of a mailbox; one audit row each. */
 enum store_result store_token_revoke_all(struct db *db, const char *actor,
     const char *address, const char *reason, size_t *count_r, char **errstr_r);
@@ -211,12 +200,6 @@ struct store_audit_event {
 enum store_result store_audit_append(struct db *db,
     const struct store_audit_event *ev, const char *detail_json,
     char **errstr_r);
-/* The same with the event spelled out: kept until src/mailgated/web_*.c
- * call store_audit_append(), then removed (seven parameters are over
- * the house limit of six). */
-enum store_result store_audit_add(struct db *db, const char *actor,
-    const char *action, const char *mailbox, const char *target,
-    const char *detail_json, char **errstr_r);
 
 /* Which rows store_audit_query() returns. */
 struct store_audit_filter {

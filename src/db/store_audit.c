@@ -72,21 +72,6 @@ store_audit_append(struct db *db, const struct store_audit_event *ev,
 	return store_exec(db, &store_audit_insert_json, params, NULL, errstr_r);
 }
 
-/* Seven parameters: the old form, until web_*.c move (store.h). */
-enum store_result
-/* NOLINTNEXTLINE(readability-function-size) */
-store_audit_add(struct db *db, const char *actor, const char *action,
-    const char *mailbox, const char *target, const char *detail_json,
-    char **errstr_r)
-{
-	const struct store_audit_event ev = { .actor = actor,
-		.action = action,
-		.mailbox = mailbox,
-		.target = target };
-
-	return store_audit_append(db, &ev, detail_json, errstr_r);
-}
-
 static void
 store_audit_from_row(const PGresult *res, int i, struct store_audit *a)
 {

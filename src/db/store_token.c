@@ -267,24 +267,6 @@ store_token_create(struct db *db, const struct token_keyring *kr,
 	return ret;
 }
 
-/* Seven parameters: the old form, until its callers move (store.h). */
-enum store_result
-/* NOLINTNEXTLINE(readability-function-size) */
-store_token_issue(struct db *db, const struct token_keyring *kr,
-    const char *actor, const struct store_token_request *req,
-    struct secret **token_r, char id_r[TOKEN_ID_LEN + 1], char **errstr_r)
-{
-	struct store_token_issued out = { NULL, "" };
-	enum store_result ret;
-
-	ret = store_token_create(db, kr, actor, req, &out, errstr_r);
-	if (ret != STORE_OK)
-		return ret;
-	*token_r = out.token;
-	memcpy(id_r, out.id, sizeof(out.id));
-	return STORE_OK;
-}
-
 static void
 store_token_from_row(const PGresult *res, int i, struct store_token *t)
 {
@@ -408,20 +390,6 @@ store_token_revoke_one(struct db *db, const struct store_token_revocation *rv,
 	if (changed_r != NULL)
 		*changed_r = n == 1;
 	return STORE_OK;
-}
-
-/* Seven parameters: the old form, until its callers move (store.h). */
-enum store_result
-/* NOLINTNEXTLINE(readability-function-size) */
-store_token_revoke(struct db *db, const char *actor, const char *public_id,
-    const char *address, const char *reason, bool *changed_r, char **errstr_r)
-{
-	const struct store_token_revocation rv = { .actor = actor,
-		.public_id = public_id,
-		.address = address,
-		.reason = reason };
-
-	return store_token_revoke_one(db, &rv, changed_r, errstr_r);
 }
 
 enum store_result

@@ -382,8 +382,11 @@ web_account_refuse_create(struct http_req *req, struct http_reply *rep)
 	json = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	db = http_db(req);
 	if (db != NULL &&
-	    store_audit_add(db, actor, "web.token_refused",
-		req->session.mailbox, NULL, json, &err) != STORE_OK) {
+	    store_audit_append(db,
+		&(const struct store_audit_event){ .actor = actor,
+		    .action = "web.token_refused",
+		    .mailbox = req->session.mailbox },
+		json, &err) != STORE_OK) {
 		log_err("web: audit failed: %s", err);
 		free(err);
 	}
@@ -401,10 +404,9 @@ web_account_refuse_create(struct http_req *req, struct http_reply *rep)
 void
 web_account_token_create(struct http_req *req, struct http_reply *rep)
 {
-	char label[TOKEN_LABEL_MAX + 1], id[TOKEN_ID_LEN + 1];
-	char actor[ACTOR_MAX + 1];
+	char label[TOKEN_LABEL_MAX + 1], actor[ACTOR_MAX + 1];
 	struct store_token_request tr = { 0 };
-	struct secret *tok = NULL;
+	struct store_token_issued issued = { 0 };
 	const char *bad;
 	char *err = NULL;
 	enum store_result r;
@@ -425,8 +427,8 @@ web_account_token_create(struct http_req *req, struct http_reply *rep)
 	tr.label = label;
 	(void)snprintf(actor, sizeof(actor), "web:%s", req->session.mailbox);
 	(void)pthread_rwlock_rdlock(&req->h->kr_lock);
-	r = store_token_issue(
-	    http_db(req), req->h->kr, actor, &tr, &tok, id, &err);
+	r = store_token_create(
+	    http_db(req), req->h->kr, actor, &tr, &issued, &err);
 	(void)pthread_rwlock_unlock(&req->h->kr_lock);
 	if (r != STORE_OK) {
 		log_warn("web: event=token_issue result=%s mailbox=%s error=%s",
@@ -443,9 +445,9 @@ web_account_token_create(struct http_req *req, struct http_reply *rep)
 	}
 	log_info("web: event=token_issue result=ok token_id=%s mailbox=%s "
 		 "ip=%s",
-	    id, log_safe(req->session.mailbox, 64), req->ip);
-	web_account_show_token(req, rep, tok, label);
-	secret_free(&tok);
+	    issued.id, log_safe(req->session.mailbox, 64), req->ip);
+	web_account_show_token(req, rep, issued.token, label);
+	secret_free(&issued.token);
 }
 
 void
@@ -466,8 +468,12 @@ web_account_token_revoke(struct http_req *req, struct http_reply *rep)
 		return;
 	}
 	(void)snprintf(actor, sizeof(actor), "web:%s", req->session.mailbox);
-	r = store_token_revoke(http_db(req), actor, id, req->session.mailbox,
-	    "revoked on the account page", &changed, &err);
+	r = store_token_revoke_one(http_db(req),
+	    &(const struct store_token_revocation){ .actor = actor,
+		.public_id = id,
+		.address = req->session.mailbox,
+		.reason = "revoked on the account page" },
+	    &changed, &err);
 	if (r == STORE_NOT_FOUND) {
 		log_info(
 		    "web: event=token_revoke result=refused reason=not_own "

@@ -97,8 +97,11 @@ web_login_audit_failed(struct web_login *wl, const char *reason)
 	    "sub", sub);
 	json = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (wl->db != NULL &&
-	    store_audit_add(wl->db, "web", "web.login_failed", mbox, NULL, json,
-		&err) != STORE_OK) {
+	    store_audit_append(wl->db,
+		&(const struct store_audit_event){ .actor = "web",
+		    .action = "web.login_failed",
+		    .mailbox = mbox },
+		json, &err) != STORE_OK) {
 		log_err("web: audit failed: %s", err);
 		free(err);
 	}
@@ -370,8 +373,11 @@ web_login_success(struct web_login *wl)
 	o = json_pack("{s:s, s:s, s:b}", "ip", req->ip, "sub", wl->id->subject,
 	    "mfa", (int)wl->mapped.mfa);
 	json = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (store_audit_add(wl->db, actor, "web.login", wl->mailbox, NULL, json,
-		&err) != STORE_OK) {
+	if (store_audit_append(wl->db,
+		&(const struct store_audit_event){ .actor = actor,
+		    .action = "web.login",
+		    .mailbox = wl->mailbox },
+		json, &err) != STORE_OK) {
 		log_err("web: audit failed: %s", err);
 		free(err);
 	}

@@ -222,7 +222,10 @@ web_session_logout(struct http_req *req, struct http_reply *rep)
 		return;
 	}
 	(void)snprintf(actor, sizeof(actor), "web:%s", req->session.mailbox);
-	if (store_audit_add(db, actor, "web.logout", req->session.mailbox, NULL,
+	if (store_audit_append(db,
+		&(const struct store_audit_event){ .actor = actor,
+		    .action = "web.logout",
+		    .mailbox = req->session.mailbox },
 		NULL, &err) != STORE_OK) {
 		log_err("web: audit failed: %s", err);
 		free(err);
