@@ -247,9 +247,10 @@ struct oidc_mapped {
 /*
  * Map claims to a mailbox address and check the [mapping] rules. Pure:
  * no I/O, no clock. On OIDC_MAP_OK *out_r is filled and *msg_r is NULL;
- * otherwise *msg_r is an owned, sanitised message for the log and the
- * user. require_mfa is not enforced here: out_r->mfa reports it and the
- * caller decides what it gates (token creation).
+ * otherwise *msg_r is an owned, sanitised message for the log (it names
+ * the configured rule: not for end users). require_mfa is not enforced
+ * here: out_r->mfa reports it and the caller decides what it gates
+ * (token creation).
  */
 enum oidc_map_reason oidc_map(const struct oidc_mapping *map,
     const json_t *claims, struct oidc_mapped *out_r, char **msg_r);

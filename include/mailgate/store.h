@@ -86,6 +86,17 @@ enum store_result store_identity_link(struct db *db, const char *actor,
     const char *issuer, const char *subject, const char *address,
     char **errstr_r);
 /*
+ * The automatic link of a first web sign-in: like store_identity_link(),
+ * but only to a mailbox that no other identity is linked to; the
+ * mailbox row is locked for the decision, so two sign-ins racing (on
+ * two instances, say) cannot both link. OK also when this (issuer,
+ * subject) was linked meanwhile (read the link). EXISTS: another
+ * identity has the mailbox; nothing was changed. NOT_FOUND: no mailbox.
+ */
+enum store_result store_identity_link_first(struct db *db, const char *actor,
+    const char *issuer, const char *subject, const char *address,
+    char **errstr_r);
+/*
  * Audit "identity.unlink". address NULL: whatever mailbox it is linked
  * to; otherwise the link must be to that mailbox. NOT_FOUND if none.
  */

@@ -30,6 +30,28 @@ static const struct db_stmt store_identity_insert = {
 	4,
 };
 
+/*
+ * The automatic link of a first web sign-in: the mailbox row is locked
+ * first (a separate statement, so that the check below takes its
+ * snapshot after any competing link has committed), then the link is
+ * made only when no other identity is linked to that mailbox.
+ */
+static const struct db_stmt store_identity_lock_mailbox = {
+	"identity_lock_mailbox",
+	"SELECT m.id FROM mailboxes m WHERE m.address = $1 FOR UPDATE",
+	1,
+};
+
+static const struct db_stmt store_identity_insert_first = {
+	"identity_insert_first",
+	"INSERT INTO identities (issuer, subject, mailbox_id, created_by) "
+	"SELECT $1, $2, m.id, $4 FROM mailboxes m WHERE m.address = $3 "
+	"AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.mailbox_id = m.id "
+	"AND NOT (i.issuer = $1 AND i.subject = $2)) "
+	"RETURNING id",
+	4,
+};
+
 static const struct db_stmt store_identity_delete = {
 	"identity_delete",
 	"DELETE FROM identities i USING mailboxes m "
@@ -88,12 +110,37 @@ store_identity_target(const char *issuer, const char *subject)
 	return xasprintf("%s %s", issuer, subject);
 }
 
-enum store_result
-store_identity_link(struct db *db, const char *actor, const char *issuer,
-    const char *subject, const char *address, char **errstr_r)
+/* Lock the mailbox row until the end of the transaction; NOT_FOUND. */
+static enum store_result
+store_identity_lock(struct db *db, const char *address, char **errstr_r)
 {
-	const char *params[4] = { issuer, subject, address, actor };
-	struct store_audit_detail d = { .issuer = issuer, .subject = subject };
+	const char *params[1] = { address };
+	enum store_result ret;
+	PGresult *res = NULL;
+	int n;
+
+	ret = store_exec(
+	    db, &store_identity_lock_mailbox, params, &res, errstr_r);
+	if (ret != STORE_OK)
+		return ret;
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0) {
+		*errstr_r = xasprintf("no mailbox %s", address);
+		return STORE_NOT_FOUND;
+	}
+	return STORE_OK;
+}
+
+/*
+ * p: issuer, subject, address, actor. first: the automatic link of a
+ * first sign-in (see store_identity_link_first()).
+ */
+static enum store_result
+store_identity_link_do(
+    struct db *db, const char *const p[4], bool first, char **errstr_r)
+{
+	struct store_audit_detail d = { .issuer = p[0], .subject = p[1] };
 	enum store_result ret;
 	PGresult *res = NULL;
 	char *target;
@@ -101,7 +148,20 @@ store_identity_link(struct db *db, const char *actor, const char *issuer,
 
 	if (db_begin(db, errstr_r) < 0)
 		return STORE_TEMPFAIL;
-	ret = store_exec(db, &store_identity_insert, params, &res, errstr_r);
+	if (first) {
+		ret = store_identity_lock(db, p[2], errstr_r);
+		if (ret != STORE_OK)
+			return store_fail(db, ret);
+	}
+	ret = store_exec(db,
+	    first ? &store_identity_insert_first : &store_identity_insert, p,
+	    &res, errstr_r);
+	if (ret == STORE_EXISTS && first) { /* linked meanwhile: it decides */
+		free(*errstr_r);
+		*errstr_r = NULL;
+		db_rollback(db);
+		return STORE_OK;
+	}
 	if (ret == STORE_EXISTS) {
 		free(*errstr_r);
 		*errstr_r = xstrdup("this issuer and subject are linked "
@@ -111,16 +171,21 @@ store_identity_link(struct db *db, const char *actor, const char *issuer,
 		return store_fail(db, ret);
 	n = PQntuples(res);
 	PQclear(res);
+	if (n == 0 && first) {
+		*errstr_r = xasprintf(
+		    "another identity is linked to the mailbox %s", p[2]);
+		return store_fail(db, STORE_EXISTS);
+	}
 	if (n == 0) {
-		*errstr_r = xasprintf("no mailbox %s", address);
+		*errstr_r = xasprintf("no mailbox %s", p[2]);
 		return store_fail(db, STORE_NOT_FOUND);
 	}
 
-	target = store_identity_target(issuer, subject);
+	target = store_identity_target(p[0], p[1]);
 	ret = store_audit_write(db,
-	    &(const struct store_audit_event){ .actor = actor,
+	    &(const struct store_audit_event){ .actor = p[3],
 		.action = "identity.link",
-		.mailbox = address,
+		.mailbox = p[2],
 		.target = target },
 	    &d, errstr_r);
 	free(target);
@@ -129,6 +194,24 @@ store_identity_link(struct db *db, const char *actor, const char *issuer,
 	if (db_commit(db, errstr_r) < 0)
 		return STORE_TEMPFAIL;
 	return STORE_OK;
+}
+
+enum store_result
+store_identity_link(struct db *db, const char *actor, const char *issuer,
+    const char *subject, const char *address, char **errstr_r)
+{
+	const char *const p[4] = { issuer, subject, address, actor };
+
+	return store_identity_link_do(db, p, false, errstr_r);
+}
+
+enum store_result
+store_identity_link_first(struct db *db, const char *actor, const char *issuer,
+    const char *subject, const char *address, char **errstr_r)
+{
+	const char *const p[4] = { issuer, subject, address, actor };
+
+	return store_identity_link_do(db, p, true, errstr_r);
 }
 
 enum store_result

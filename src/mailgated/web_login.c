@@ -4,8 +4,9 @@
  * flow, the identity link, and the start of a session.
  * Input: query parameters the provider (or anyone) puts in the callback
  * URL, so hostile; each is bounded by WEB_CALLBACK_PARAM_MAX. The state
- * is single use (DELETE ... RETURNING) and bound to the browser that
- * began the flow by a short-lived cookie holding the same value.
+ * is bound to the browser that began the flow by a short-lived cookie
+ * holding the same value, compared first, and then single use
+ * (DELETE ... RETURNING).
  * Never logs a code, state, nonce, verifier, cookie or token; each
  * sign-in, good or bad, is one info line and one audit row.
  */
@@ -151,7 +152,13 @@ web_login_tempfail(struct web_login *wl, const char *what, const char *err)
 	    "Try again in a few minutes.");
 }
 
-/* The state: present, known, fresh, unused, and begun in this browser. */
+/*
+ * The state: present, begun in this browser, known, fresh and unused.
+ * The browser binding is checked first: a callback URL from anywhere
+ * else (a cross-site link, say) neither consumes the state nor clears
+ * the cookie of a sign-in in progress. Only a state that matches the
+ * cookie is taken, and only then is the cookie cleared.
+ */
 static bool
 web_login_take_state(struct web_login *wl, const char *state)
 {
@@ -166,13 +173,23 @@ web_login_take_state(struct web_login *wl, const char *state)
 		    NULL, "This address is not a sign-in answer. Start again.");
 		return false;
 	}
+	if (cookie == NULL || strlen(cookie) != strlen(state) ||
+	    !secret_mem_equal(cookie, state, strlen(state))) {
+		web_login_refuse(wl, MHD_HTTP_BAD_REQUEST, "browser_mismatch",
+		    NULL,
+		    "This sign-in was started in another browser or "
+		    "window, or was finished already. Start again here.");
+		return false;
+	}
 	web_store_hash(state, strlen(state), hash);
 	r = web_store_login_take(wl->db, hash, &wl->st, &miss, &err);
-	if (r == MG_TEMPFAIL) {
+	if (r == MG_TEMPFAIL) { /* nothing taken: the same answer may retry */
 		web_login_tempfail(wl, "state", err);
 		free(err);
 		return false;
 	}
+	http_reply_add_cookie(
+	    wl->rep, web_session_cookie(wl->req->h, HTTP_LOGIN_COOKIE, "", 0));
 	if (r != MG_OK) {
 		web_login_refuse(wl, MHD_HTTP_BAD_REQUEST,
 		    miss == WEB_LOGIN_MISS_EXPIRED ? "expired_state" :
@@ -182,15 +199,34 @@ web_login_take_state(struct web_login *wl, const char *state)
 		    "took too long, or was not started here. Start again.");
 		return false;
 	}
-	if (cookie == NULL || strlen(cookie) != strlen(state) ||
-	    !secret_mem_equal(cookie, state, strlen(state))) {
-		web_login_refuse(wl, MHD_HTTP_BAD_REQUEST, "browser_mismatch",
-		    NULL,
-		    "This sign-in was started in another browser or "
-		    "window. Start again here.");
-		return false;
-	}
 	return true;
+}
+
+/*
+ * What a person refused by the [mapping] rules reads. The rule itself
+ * (group names, allowed domains, claim names) stays in the log line:
+ * it is the administrator's configuration, not the user's business.
+ */
+static const char *
+web_login_map_message(enum oidc_map_reason why)
+{
+	switch (why) {
+	case OIDC_MAP_MISSING_GROUP:
+	case OIDC_MAP_DOMAIN_NOT_ALLOWED:
+		return "Your account may not use mail here. If you think it "
+		       "should, ask your administrator.";
+	case OIDC_MAP_EMAIL_NOT_VERIFIED:
+		return "Your identity provider has not confirmed your e-mail "
+		       "address. Confirm it there, then sign in again.";
+	case OIDC_MAP_OK:
+	case OIDC_MAP_NO_ADDRESS_CLAIM:
+	case OIDC_MAP_BAD_CLAIM_VALUE:
+	case OIDC_MAP_BAD_ADDRESS:
+	case OIDC_MAP_BAD_GROUPS_CLAIM:
+		break;
+	}
+	return "Your identity provider did not give a usable mail address "
+	       "for your account. Tell your administrator.";
 }
 
 /* Trade the code and verify the ID token; then map the claims. */
@@ -235,15 +271,21 @@ web_login_verify(struct web_login *wl, const char *code, const char *iss)
 	why = oidc_map(wl->req->h->map, wl->id->claims, &wl->mapped, &msg);
 	if (why != OIDC_MAP_OK) {
 		web_login_refuse(wl, MHD_HTTP_FORBIDDEN,
-		    oidc_map_reason_str(why), msg,
-		    msg != NULL ? msg : "Your account may not use mail.");
+		    oidc_map_reason_str(why), msg, web_login_map_message(why));
 		free(msg);
 		return false;
 	}
 	return true;
 }
 
-/* First sign-in of this identity: find or create the mailbox, link it. */
+/*
+ * First sign-in of this identity: find or create the mailbox, link it,
+ * but only to a mailbox no other identity is linked to. The e-mail claim
+ * is not proof of owning the address (a user may edit it at the
+ * provider), so a mailbox someone already signs in to is only linked to
+ * a further identity by the administrator ("mailgate link add"):
+ * STORE_EXISTS tells the caller so.
+ */
 static enum store_result
 web_login_first(struct web_login *wl, char **errstr_r)
 {
@@ -267,13 +309,8 @@ web_login_first(struct web_login *wl, char **errstr_r)
 	}
 	if (r != STORE_OK)
 		return r;
-	r = store_identity_link(
+	r = store_identity_link_first(
 	    wl->db, actor, wl->id->issuer, wl->id->subject, addr, errstr_r);
-	if (r == STORE_EXISTS) { /* linked meanwhile: the link decides */
-		free(*errstr_r);
-		*errstr_r = NULL;
-		r = STORE_OK;
-	}
 	if (r == STORE_OK)
 		log_info("web: event=link issuer=%s sub=%s mailbox=%s ip=%s",
 		    log_safe(wl->id->issuer, 200),
@@ -301,6 +338,18 @@ web_login_link(struct web_login *wl)
 		free(err);
 		err = NULL;
 		r = web_login_first(wl, &err);
+		if (r == STORE_EXISTS) {
+			(void)snprintf(wl->mailbox, sizeof(wl->mailbox), "%s",
+			    wl->mapped.address);
+			web_login_refuse(wl, MHD_HTTP_FORBIDDEN,
+			    "mailbox_linked", err,
+			    "Your address belongs to a mailbox that another "
+			    "account signs in to already, so your account was "
+			    "not connected to it. Ask your administrator to "
+			    "connect your account to the mailbox.");
+			free(err);
+			return false;
+		}
 		if (r == STORE_OK)
 			r = store_identity_login(wl->db, wl->id->issuer,
 			    wl->id->subject, wl->mailbox, &enabled, &err);
@@ -418,8 +467,6 @@ web_login_callback(struct http_req *req, struct http_reply *rep)
 
 	wl.req = req;
 	wl.rep = rep;
-	http_reply_add_cookie(
-	    rep, web_session_cookie(req->h, HTTP_LOGIN_COOKIE, "", 0));
 	wl.db = http_db(req);
 	if (wl.db == NULL) {
 		web_login_tempfail(&wl, "database", "no connection");

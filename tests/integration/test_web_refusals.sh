@@ -4,7 +4,8 @@
 # test_web_refusals.sh - every bad sign-in the real provider (or a
 # meddling browser) can produce gets a clear page, a log line, an audit
 # row, and changes nothing: access_denied, missing, tampered, replayed
-# and foreign state, a replayed code, missing groups, a domain not
+# and foreign state (which must not disturb a sign-in in progress), a
+# replayed code, missing groups (the page not naming them), a domain not
 # allowed, no mailbox (create_mailboxes off), a disabled mailbox, MFA
 # required for tokens, a sign-in too old for tokens and a group lost at
 # the provider; and a changed address at the provider is not remapped.
@@ -50,15 +51,32 @@ expect "wrong password audited" "$(audit_failed provider_error)" 1
 refused "no state" 400 missing_state "$(web_get "$W/j2" "$WEB_A/callback?code=abc")"
 refused "error without state" 400 missing_state \
     "$(web_get "$W/j2" "$WEB_A/callback?error=access_denied")"
+# The browser binding is checked before the state is used: a callback
+# with another state (a cross-site link into this browser) or from
+# another browser neither consumes the state nor clears the sign-in
+# cookie, so the sign-in in progress still finishes.
 CB=$(web_to_callback "$W/j3" alice@example.org secret)
 TAMPERED=$(sed -E 's/(state=)([A-Za-z0-9_-])/\1X\2/' <<<"$CB")
-refused "tampered state" 400 unknown_state "$(web_get "$W/j3" "$TAMPERED")"
+refused "tampered state" 400 browser_mismatch "$(web_get "$W/j3" "$TAMPERED")"
+expect_no_grep "tampered state: sign-in cookie kept" \
+    "^Set-Cookie: __Host-mailgate_login=" "$W/headers"
+refused "cross-site state" 400 browser_mismatch \
+    "$(web_get "$W/j3" "$WEB_A/callback?code=abc&state=chosen-by-someone-else")"
+expect_no_grep "cross-site state: sign-in cookie kept" \
+    "^Set-Cookie: __Host-mailgate_login=" "$W/headers"
 refused "state from another browser" 400 browser_mismatch \
     "$(web_get "$W/j3-other" "$CB")"
 expect "nothing signed in yet" "$(sessions)" "$S0"
+expect "the sign-in in progress still finishes" "$(web_get "$W/j3" "$CB")" \
+    "303 $WEB_A/"
+expect_grep "finished: sign-in cookie cleared" \
+    "^Set-Cookie: __Host-mailgate_login=;" "$W/headers"
 CB=$(web_to_callback "$W/j4" alice@example.org secret)
+cp "$W/j4" "$W/j4-copy"
 expect "untampered callback" "$(web_get "$W/j4" "$CB")" "303 $WEB_A/"
-refused "replayed callback URL" 400 unknown_state "$(web_get "$W/j4" "$CB")"
+refused "replayed callback URL" 400 browser_mismatch "$(web_get "$W/j4" "$CB")"
+refused "replayed with the old cookie" 400 unknown_state \
+    "$(web_get "$W/j4-copy" "$CB")"
 
 # A replayed code under a fresh, valid state: the provider says
 # invalid_grant.
@@ -75,6 +93,10 @@ refused "oversized state" 400 oversized \
 
 # Groups and domains.
 refused "no groups" 403 missing_group "$(web_signin "$W/j7" nogroup-ann@example.org)"
+expect_no_grep "no groups: page keeps the configuration to itself" \
+    "mail-users" "$W/body"
+expect_grep "no groups: the log names the rule" \
+    "reason=missing_group .*mail-users" "$W/a.log"
 expect "no mailbox made for a refused user" \
     "$(web_sql "SELECT count(*) FROM mailboxes WHERE address = 'nogroup-ann@example.org'")" 0
 
@@ -93,6 +115,8 @@ web_conf a "$MG_WEB_PORT_A" "allowed_domains = example.net"
 web_start a "$MG_WEB_PORT_A"
 refused "domain not allowed" 403 domain_not_allowed \
     "$(web_signin "$W/j8" bert@example.org)"
+expect_no_grep "domain: page keeps the configuration to itself" \
+    "example.net" "$W/body"
 expect "expired login state purged" "$(web_sql "SELECT count(*) FROM web_login_states WHERE state_hash = sha256('dead-state'::bytea)")" 0
 expect "idle session purged" "$(web_sql "SELECT count(*) FROM web_sessions WHERE id_hash = sha256('idle-session'::bytea)")" 0
 expect_grep "purge logged" "event=purge login_states=1 sessions=1" "$W/a.log"
