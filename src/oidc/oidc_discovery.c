@@ -15,7 +15,9 @@
 #include "mailgate/log.h"
 #include "mailgate/xmalloc.h"
 
-#define OIDC_DISCOVERY_URL_MAX 2048
+#define OIDC_DISCOVERY_URL_MAX   2048
+/* Seconds a document kept after a failed refresh counts as fresh. */
+#define OIDC_RETRY_AFTER_FAILURE 30
 
 char *
 oidc_discovery_url(const char *issuer)
@@ -84,10 +86,14 @@ oidc_discovery_url_ok(const char *s)
 	return true;
 }
 
-/* Copy endpoint name into *out; required ones must be there. */
+/*
+ * Copy endpoint name into *out; required ones must be there. With an
+ * https issuer every endpoint must be https too: a plain http one would
+ * send the code, the client secret or the keys in clear.
+ */
 static int
 oidc_discovery_endpoint(const json_t *doc, const char *name, bool required,
-    char **out, char **errstr_r)
+    bool https_only, char **out, char **errstr_r)
 {
 	const json_t *v = json_object_get(doc, name);
 
@@ -102,6 +108,14 @@ oidc_discovery_endpoint(const json_t *doc, const char *name, bool required,
 	    !oidc_discovery_url_ok(json_string_value(v))) {
 		*errstr_r =
 		    xasprintf("discovery: %s is not an http(s) URL", name);
+		return -1;
+	}
+	if (https_only && strncmp(json_string_value(v), "https://", 8) != 0) {
+		*errstr_r = xasprintf("discovery: %s is %s, but the issuer "
+				      "is https: the provider must announce "
+				      "https endpoints (check its external "
+				      "URL or proxy headers)",
+		    name, log_safe(json_string_value(v), 300));
 		return -1;
 	}
 	*out = xstrdup(json_string_value(v));
@@ -163,6 +177,7 @@ oidc_discovery_parse(const struct oidc *oidc, const char *body, size_t len,
 	struct oidc_disco *d = NULL;
 	const json_t *iss;
 	json_t *doc;
+	bool https;
 
 	doc = oidc_http_json(body, len, "discovery", errstr_r);
 	if (doc == NULL)
@@ -179,16 +194,17 @@ oidc_discovery_parse(const struct oidc *oidc, const char *body, size_t len,
 		goto fail;
 	}
 
+	https = strncmp(oidc->issuer, "https://", 8) == 0;
 	d = xcalloc(1, sizeof(*d));
-	if (oidc_discovery_endpoint(doc, "authorization_endpoint", true,
+	if (oidc_discovery_endpoint(doc, "authorization_endpoint", true, https,
 		&d->authorization_endpoint, errstr_r) < 0 ||
-	    oidc_discovery_endpoint(doc, "token_endpoint", true,
+	    oidc_discovery_endpoint(doc, "token_endpoint", true, https,
 		&d->token_endpoint, errstr_r) < 0 ||
 	    oidc_discovery_endpoint(
-		doc, "jwks_uri", true, &d->jwks_uri, errstr_r) < 0 ||
-	    oidc_discovery_endpoint(doc, "userinfo_endpoint", false,
+		doc, "jwks_uri", true, https, &d->jwks_uri, errstr_r) < 0 ||
+	    oidc_discovery_endpoint(doc, "userinfo_endpoint", false, https,
 		&d->userinfo_endpoint, errstr_r) < 0 ||
-	    oidc_discovery_endpoint(doc, "end_session_endpoint", false,
+	    oidc_discovery_endpoint(doc, "end_session_endpoint", false, https,
 		&d->end_session_endpoint, errstr_r) < 0 ||
 	    oidc_discovery_algs(doc, d, errstr_r) < 0)
 		goto fail;
@@ -250,6 +266,25 @@ oidc_discovery_cached(struct oidc *oidc, bool any_age)
 	return d;
 }
 
+/*
+ * After a failed refresh the kept document counts as fresh for
+ * OIDC_RETRY_AFTER_FAILURE seconds more, so not every request asks a
+ * provider that is down.
+ */
+static void
+oidc_discovery_retry_later(struct oidc *oidc, struct oidc_disco *d)
+{
+	int64_t ttl = oidc->discovery_ttl;
+
+	if (ttl > OIDC_RETRY_AFTER_FAILURE)
+		ttl -= OIDC_RETRY_AFTER_FAILURE;
+	else
+		ttl = 0;
+	pthread_mutex_lock(&oidc->lock);
+	d->fetched = oidc_monotonic() - ttl;
+	pthread_mutex_unlock(&oidc->lock);
+}
+
 static void
 oidc_discovery_publish(struct oidc *oidc, struct oidc_disco *d)
 {
@@ -278,7 +313,21 @@ oidc_discovery_get(
 		return MG_OK;
 	}
 
-	pthread_mutex_lock(&oidc->fetch_lock);
+	/*
+	 * Never wait for another thread's fetch: a provider that does not
+	 * answer would hold every web thread for http_timeout each. Use
+	 * the old document while it fetches, or fail at once.
+	 */
+	if (pthread_mutex_trylock(&oidc->fetch_lock) != 0) {
+		d = oidc_discovery_cached(oidc, true);
+		if (d != NULL) {
+			*disco_r = d;
+			return MG_OK;
+		}
+		*errstr_r = xstrdup("discovery: the provider is being asked "
+				    "already and has not answered yet");
+		return MG_TEMPFAIL;
+	}
 	d = oidc_discovery_cached(oidc, false); /* another thread did it */
 	if (d != NULL) {
 		ret = MG_OK;
@@ -292,9 +341,10 @@ oidc_discovery_get(
 	d = oidc_discovery_cached(oidc, true);
 	if (d != NULL) {
 		log_warn("oidc: discovery refresh failed, keeping the cached "
-			 "document: %s",
-		    err);
+			 "document for %d s more: %s",
+		    OIDC_RETRY_AFTER_FAILURE, err);
 		free(err);
+		oidc_discovery_retry_later(oidc, d);
 		ret = MG_OK;
 		goto out;
 	}

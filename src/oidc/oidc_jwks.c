@@ -15,6 +15,9 @@
 #include "mailgate/log.h"
 #include "mailgate/xmalloc.h"
 
+/* Seconds kept keys count as fresh after a failed refresh. */
+#define OIDC_JWKS_RETRY_AFTER_FAILURE 30
+
 void
 oidc_jwks_free(struct oidc_jwks *jwks)
 {
@@ -247,6 +250,21 @@ oidc_jwks_publish(struct oidc *oidc, struct oidc_jwks *j)
 	pthread_mutex_unlock(&oidc->lock);
 }
 
+/* Kept keys count as fresh a while more after a failed refresh. */
+static void
+oidc_jwks_retry_later(struct oidc *oidc, struct oidc_jwks *j)
+{
+	int64_t ttl = oidc->jwks_ttl;
+
+	if (ttl > OIDC_JWKS_RETRY_AFTER_FAILURE)
+		ttl -= OIDC_JWKS_RETRY_AFTER_FAILURE;
+	else
+		ttl = 0;
+	pthread_mutex_lock(&oidc->lock);
+	j->fetched = oidc_monotonic() - ttl;
+	pthread_mutex_unlock(&oidc->lock);
+}
+
 /* Whether an unknown-kid refetch may happen now; records it if so. */
 static bool
 oidc_jwks_refetch_allowed(struct oidc *oidc)
@@ -285,7 +303,18 @@ oidc_jwks_get(struct oidc *oidc, const struct oidc_jwks *stale,
 	if (ret != MG_OK)
 		return ret;
 
-	pthread_mutex_lock(&oidc->fetch_lock);
+	/* As in discovery: never wait for another thread's fetch. */
+	if (pthread_mutex_trylock(&oidc->fetch_lock) != 0) {
+		oidc_discovery_put(oidc, &d);
+		j = oidc_jwks_cached(oidc, true, 0);
+		if (j != NULL) {
+			*jwks_r = j;
+			return MG_OK;
+		}
+		*errstr_r = xstrdup("JWKS: the provider is being asked "
+				    "already and has not answered yet");
+		return MG_TEMPFAIL;
+	}
 	j = oidc_jwks_cached(oidc, false, seen); /* another thread did it */
 	if (j != NULL)
 		goto ok;
@@ -300,10 +329,11 @@ oidc_jwks_get(struct oidc *oidc, const struct oidc_jwks *stale,
 	}
 	j = oidc_jwks_cached(oidc, true, 0);
 	if (j != NULL) {
-		log_warn("oidc: JWKS refresh failed, keeping the cached keys: "
-			 "%s",
-		    err);
+		log_warn("oidc: JWKS refresh failed, keeping the cached keys "
+			 "for %d s more: %s",
+		    OIDC_JWKS_RETRY_AFTER_FAILURE, err);
 		free(err);
+		oidc_jwks_retry_later(oidc, j);
 		goto ok;
 	}
 	pthread_mutex_unlock(&oidc->fetch_lock);

@@ -1127,7 +1127,7 @@ verify_thread(void *p)
 static void
 threads_share_one_rp(void **state)
 {
-	char *iss = issuer_of("mail"), *tok, *forged;
+	char *iss = issuer_of("mail"), *tok, *forged, *err = NULL;
 	struct thread_arg a[6];
 	pthread_t t[6];
 	json_t *cl;
@@ -1140,6 +1140,11 @@ threads_share_one_rp(void **state)
 	cl = base_claims("mail");
 	tok = sign(rsa1, "RS256", "rsa1", cl);
 	forged = sign(rsa1, "RS256", "forged", cl);
+	/*
+	 * Warm the cache first: while one thread fetches, the others do not
+	 * wait for it but use what is cached, and at first nothing is.
+	 */
+	assert_int_equal(oidc_refresh(o, &err), MG_OK);
 	for (i = 0; i < 6; i++) {
 		a[i].o = o;
 		a[i].tok = tok;
@@ -1607,6 +1612,63 @@ new_rejects_bad_params(void **state)
 	secret_free(&sec);
 }
 
+/* An https issuer whose document names an http endpoint is refused. */
+static void
+discovery_https_issuer_http_endpoint(void **state)
+{
+	static const char *const fields[] = { "authorization_endpoint",
+		"token_endpoint", "jwks_uri", "userinfo_endpoint",
+		"end_session_endpoint" };
+	struct secret *sec = secret_from("x", 1);
+	struct oidc_disco *d = NULL;
+	struct oidc_params p;
+	struct oidc *o = NULL;
+	char *err = NULL, *body;
+	json_t *doc;
+	size_t i, j;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	p.issuer = "https://id.example/application/o/m/";
+	p.client_id = "c";
+	p.client_secret = sec;
+	p.redirect_uri = "https://m.example/callback";
+	p.http_timeout = 5;
+	assert_int_equal(oidc_new(&p, &o, &err), 0);
+	for (i = 0; i <= MG_N_ELEMENTS(fields); i++) {
+		doc = json_pack("{s:s}", "issuer", p.issuer);
+		for (j = 0; j < MG_N_ELEMENTS(fields); j++)
+			json_object_set_new(doc, fields[j],
+			    json_string(i == j ? "http://id.example/x/" :
+						 "https://id.example/x/"));
+		body = json_dumps(doc, 0);
+		json_decref(doc);
+		err = NULL;
+		d = NULL;
+		if (i == MG_N_ELEMENTS(fields)) {
+			/* all https: accepted */
+			assert_int_equal(oidc_discovery_parse(
+					     o, body, strlen(body), &d, &err),
+			    MG_OK);
+			oidc_discovery_free(d);
+		} else {
+			assert_int_equal(oidc_discovery_parse(
+					     o, body, strlen(body), &d, &err),
+			    MG_PERMFAIL);
+			assert_null(d);
+			assert_non_null(err);
+			if (strstr(err, fields[i]) == NULL ||
+			    strstr(err, "http://id.example/x/") == NULL ||
+			    strstr(err, "https") == NULL)
+				fail_msg("%s: %s", fields[i], err);
+			free(err);
+		}
+		free(body);
+	}
+	oidc_free(&o);
+	secret_free(&sec);
+}
+
 /* Every failing flow above, again, with stderr captured: no secret. */
 static void
 no_secret_in_logs(void **state)
@@ -1651,6 +1713,7 @@ main(void)
 		cmocka_unit_test(discovery_cases),
 		cmocka_unit_test(discovery_field_cases),
 		cmocka_unit_test(discovery_trailing_slash),
+		cmocka_unit_test(discovery_https_issuer_http_endpoint),
 		cmocka_unit_test(huge_documents),
 		cmocka_unit_test(jwks_cases),
 		cmocka_unit_test(jwks_skips_bad_keys),
