@@ -137,7 +137,10 @@ char *oidc_callback_error(const char *error, const char *error_description);
 
 /*
  * RFC 9207: when the callback carries iss, it must equal the issuer.
- * iss NULL (Authentik sends none) is fine. MG_OK or MG_PERMFAIL.
+ * iss NULL (Authentik sends none) is fine unless the provider's
+ * discovery advertises authorization_response_iss_parameter_supported
+ * (fetched if needed; when it cannot be had, the code exchange fails
+ * later). MG_OK or MG_PERMFAIL.
  */
 enum mg_result oidc_callback_check_iss(
     struct oidc *oidc, const char *iss, char **errstr_r);

@@ -146,7 +146,32 @@ oidc_callback_error(const char *error, const char *error_description)
 enum mg_result
 oidc_callback_check_iss(struct oidc *oidc, const char *iss, char **errstr_r)
 {
-	if (iss == NULL || strcmp(iss, oidc->issuer) == 0)
+	struct oidc_disco *d = NULL;
+	char *err = NULL;
+	bool required;
+
+	if (iss == NULL) {
+		/*
+		 * Without discovery the code cannot be traded either, so
+		 * that failure is left to oidc_login_finish(), which says
+		 * what went wrong.
+		 */
+		if (oidc_discovery_get(oidc, &d, &err) != MG_OK) {
+			free(err);
+			return MG_OK;
+		}
+		required = d->iss_parameter;
+		oidc_discovery_put(oidc, &d);
+		if (!required)
+			return MG_OK;
+		*errstr_r = xstrdup("callback has no iss, but the provider's "
+				    "discovery says it sends one "
+				    "(authorization_response_iss_parameter_"
+				    "supported; RFC 9207): a mix-up attack or "
+				    "a meddled answer");
+		return MG_PERMFAIL;
+	}
+	if (strcmp(iss, oidc->issuer) == 0)
 		return MG_OK;
 	*errstr_r = xasprintf("callback iss %s is not the configured issuer "
 			      "(mix-up attack or misconfiguration)",

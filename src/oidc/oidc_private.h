@@ -40,6 +40,8 @@ struct oidc_disco {
 	char *end_session_endpoint; /* NULL when absent */
 	char **signing_algs;        /* NULL when the list is absent */
 	size_t signing_algs_count;
+	/* authorization_response_iss_parameter_supported is true (RFC 9207) */
+	bool iss_parameter;
 	int64_t fetched; /* monotonic seconds */
 };
 

@@ -81,10 +81,11 @@ refused "replayed with the old cookie" 400 unknown_state \
 # A replayed code under a fresh, valid state: the provider says
 # invalid_grant.
 CODE=$(sed -E 's/.*[?&]code=([^&]*).*/\1/' <<<"$CB")
+ISSQ=$(sed -E 's/.*[?&](iss=[^&]*).*/\1/' <<<"$CB")
 st=$(web_get "$W/j5" "$WEB_A/login")
 STATE=$(sed -E 's/.*[?&]state=([^&]*).*/\1/' <<<"${st#* }")
 refused "replayed code" 400 token_refused \
-    "$(web_get "$W/j5" "$WEB_A/callback?code=$CODE&state=$STATE")"
+    "$(web_get "$W/j5" "$WEB_A/callback?code=$CODE&state=$STATE&$ISSQ")"
 expect_grep "provider's answer named" "invalid_grant" "$W/a.log"
 
 # Oversized parameters are refused before anything is looked up.
