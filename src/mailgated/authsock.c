@@ -595,12 +595,14 @@ static void
 authsock_stop(void *state)
 {
 	struct authsock *as = state;
-	struct authsock_conn *conn;
+	struct authsock_conn *conn, *next;
 
 	as->stopping = true;
 	authsock_close_listeners(as);
-	for (conn = as->conns; conn != NULL; conn = conn->next)
+	for (conn = as->conns; conn != NULL; conn = next) {
+		next = conn->next; /* flushing may close conn */
 		authsock_req_flush_delays(conn);
+	}
 	evloop_timer_cancel(as->d->loop, &as->touch_timer);
 	authsock_touch_flush(as);
 }

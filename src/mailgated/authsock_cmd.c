@@ -272,11 +272,13 @@ authsock_cmd_cont(struct authsock_conn *conn, char **f, int n)
 		authsock_conn_send(conn, line, (size_t)len);
 		return;
 	}
+	/* Verifying or delaying: no CONT was asked for. */
 	if (req->state != AUTHSOCK_REQ_WANT_PLAIN &&
 	    req->state != AUTHSOCK_REQ_WANT_USER &&
 	    req->state != AUTHSOCK_REQ_WANT_PASS) {
-		authsock_req_fail_now(req, "unexpected_continuation",
-		    "reason=Unexpected continuation");
+		authsock_cmd_bug(conn,
+		    "continuation for a request that did "
+		    "not ask for one");
 		return;
 	}
 	/* A TAB inside the data is bad base64, not another field. */

@@ -134,6 +134,23 @@ authsock_req_free(struct authsock_req *req)
 static void authsock_req_deadline(struct authsock_req *req);
 
 /*
+ * Free req, then send its final line: a failed write or a client that
+ * does not read closes the connection, which frees every request, so req
+ * is never touched after the send. The connection itself is freed only
+ * after this loop iteration. line may be req->reply (taken over).
+ */
+static void
+authsock_req_answer(struct authsock_req *req, const char *line)
+{
+	struct authsock_conn *conn = req->conn;
+	char *copy = xstrdup(line);
+
+	authsock_req_free(req);
+	authsock_conn_send(conn, copy, strlen(copy));
+	free(copy);
+}
+
+/*
  * The request's one timer: while waiting for the client it expires the
  * request silently (as Dovecot does); while verifying it is the database
  * deadline; while delaying it sends the FAIL.
@@ -145,8 +162,7 @@ authsock_req_timer(struct evloop_timer *t)
 
 	switch (req->state) {
 	case AUTHSOCK_REQ_DELAYING:
-		authsock_conn_send(req->conn, req->reply, strlen(req->reply));
-		authsock_req_free(req);
+		authsock_req_answer(req, req->reply);
 		break;
 	case AUTHSOCK_REQ_VERIFYING:
 		authsock_req_deadline(req);
@@ -264,20 +280,26 @@ authsock_req_ok(struct authsock_req *req, const struct token_record *rec)
 
 	authsock_req_printable(rec->mailbox, user, sizeof(user));
 	n = snprintf(line, sizeof(line), "OK\t%u\tuser=%s\n", req->id, user);
-	authsock_conn_send(req->conn, line, (size_t)n);
-	authsock_req_free(req);
+	MG_ASSERT(n > 0 && (size_t)n < sizeof(line));
+	authsock_req_answer(req, line);
 }
 
-/* FAIL after the penalty delay, cut to what Postfix's timeout allows. */
+/*
+ * FAIL after the penalty delay, cut to what the clients' timeouts allow.
+ * A refusal during a lockout (count false) is not a new failure: counting
+ * it would extend the lockout for as long as a client keeps polling.
+ */
 static void
-authsock_req_fail(struct authsock_req *req, const char *extra)
+authsock_req_fail(struct authsock_req *req, const char *extra, bool count)
 {
 	struct authsock *as = req->conn->as;
 	uint64_t now = evloop_now_ms(), delay, spent, jitter = 0;
+	const char *mailbox = req->user_set ? req->user : NULL;
 	char user[ADDRESS_MAX + 1];
 
-	delay = penalty_fail(
-	    as->penalty, req->rip, req->user_set ? req->user : NULL, now);
+	MG_ASSERT(!authsock_req_busy(req));
+	delay = count ? penalty_fail(as->penalty, req->rip, mailbox, now) :
+			penalty_delay(as->penalty, req->rip, mailbox, now);
 	if (delay > 0) {
 		secret_random(&jitter, sizeof(jitter));
 		delay += jitter % (delay / 4 + 1);
@@ -292,6 +314,7 @@ authsock_req_fail(struct authsock_req *req, const char *extra)
 
 	authsock_req_printable(
 	    req->user_set ? req->user : "", user, sizeof(user));
+	free(req->reply);
 	req->reply = xasprintf("FAIL\t%u%s%s\t%s\n", req->id,
 	    user[0] != '\0' ? "\tuser=" : "", user,
 	    extra != NULL ? extra : "reason=" AUTHSOCK_MSG_FAILED);
@@ -315,8 +338,8 @@ authsock_req_tempfail(struct authsock_req *req)
 	n = snprintf(line, sizeof(line),
 	    "FAIL\t%u\tcode=temp_fail\treason=" AUTHSOCK_MSG_TEMP "\n",
 	    req->id);
-	authsock_conn_send(conn, line, (size_t)n);
-	authsock_req_free(req);
+	MG_ASSERT(n > 0 && (size_t)n < sizeof(line));
+	authsock_req_answer(req, line);
 }
 
 /* The one place a decision is logged and answered. */
@@ -330,8 +353,10 @@ authsock_req_decide(struct authsock_req *req, enum authsock_result r,
 		authsock_req_ok(req, rec);
 		break;
 	case AUTHSOCK_RESULT_FAIL:
+		authsock_req_fail(req, NULL, true);
+		break;
 	case AUTHSOCK_RESULT_LOCKED:
-		authsock_req_fail(req, NULL);
+		authsock_req_fail(req, NULL, false);
 		break;
 	case AUTHSOCK_RESULT_TEMPFAIL:
 		authsock_req_tempfail(req);
@@ -344,7 +369,7 @@ authsock_req_fail_now(
     struct authsock_req *req, const char *reason, const char *line_extra)
 {
 	authsock_req_log(req, AUTHSOCK_RESULT_FAIL, reason);
-	authsock_req_fail(req, line_extra);
+	authsock_req_fail(req, line_extra, true);
 }
 
 /* Decide on a record: in the loop thread, where the keyring lives. */
@@ -633,14 +658,26 @@ void
 authsock_req_flush_delays(struct authsock_conn *conn)
 {
 	struct authsock_req *req, *next;
+	char *out = NULL;
+	size_t len = 0, n;
 
+	/*
+	 * Free the delayed requests first, then send their answers at once:
+	 * the send may close the connection, which frees every request.
+	 */
 	for (req = conn->reqs; req != NULL; req = next) {
 		next = req->next;
 		if (req->state != AUTHSOCK_REQ_DELAYING)
 			continue;
-		evloop_timer_cancel(conn->as->d->loop, &req->timer);
-		authsock_req_timer(&req->timer);
+		n = strlen(req->reply);
+		out = xrealloc(out, len + n);
+		memcpy(out + len, req->reply, n);
+		len += n;
+		authsock_req_free(req);
 	}
+	if (len > 0)
+		authsock_conn_send(conn, out, len);
+	free(out);
 }
 
 static enum mg_result

@@ -93,7 +93,7 @@ penalty_lookup(struct penalty *p, unsigned int table, const char *s,
 	unsigned int i;
 
 	if (s == NULL || *s == '\0')
-		s = "-"; /* requests without an address share one counter */
+		return NULL; /* no address (doveadm): no shared counter */
 	key = penalty_hash(p, table, s);
 	b = &p->tables[table][(key % PENALTY_BUCKETS) * 2];
 	for (i = 0; i < 2; i++) {
@@ -130,6 +130,17 @@ penalty_locked(
 	return e != NULL && e->locked_until_ms > now_ms;
 }
 
+/* The delay after the n-th failure (n >= 1). */
+static uint64_t
+penalty_shift(const struct penalty *p, unsigned int n)
+{
+	unsigned int shift = n - 1;
+
+	if (shift > PENALTY_MAX_SHIFT)
+		shift = PENALTY_MAX_SHIFT;
+	return p->set.delay_ms << shift;
+}
+
 static unsigned int
 penalty_count(struct penalty *p, struct penalty_entry *e, uint64_t now_ms)
 {
@@ -146,16 +157,35 @@ uint64_t
 penalty_fail(
     struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms)
 {
-	unsigned int n, m = 0, shift;
+	struct penalty_entry *e;
+	unsigned int n = 1, m;
 
-	n = penalty_count(p, penalty_lookup(p, 0, rip, now_ms, true), now_ms);
-	if (mailbox != NULL && *mailbox != '\0')
-		m = penalty_count(
-		    p, penalty_lookup(p, 1, mailbox, now_ms, true), now_ms);
-	if (m > n)
-		n = m;
-	shift = n - 1 > PENALTY_MAX_SHIFT ? PENALTY_MAX_SHIFT : n - 1;
-	return p->set.delay_ms << shift;
+	e = penalty_lookup(p, 0, rip, now_ms, true);
+	if (e != NULL)
+		n = penalty_count(p, e, now_ms);
+	e = penalty_lookup(p, 1, mailbox, now_ms, true);
+	if (e != NULL) {
+		m = penalty_count(p, e, now_ms);
+		if (m > n)
+			n = m;
+	}
+	return penalty_shift(p, n);
+}
+
+uint64_t
+penalty_delay(
+    struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms)
+{
+	struct penalty_entry *e;
+	unsigned int n = 1;
+
+	e = penalty_lookup(p, 0, rip, now_ms, false);
+	if (e != NULL && e->failures > n)
+		n = e->failures;
+	e = penalty_lookup(p, 1, mailbox, now_ms, false);
+	if (e != NULL && e->failures > n)
+		n = e->failures;
+	return penalty_shift(p, n);
 }
 
 void

@@ -28,11 +28,21 @@ struct penalty *penalty_new(const struct penalty_settings *set);
 void penalty_free(struct penalty **pp);
 void penalty_configure(struct penalty *p, const struct penalty_settings *set);
 
-/* Either key locked out now? rip or mailbox may be NULL/empty. */
+/*
+ * Either key locked out now? rip or mailbox may be NULL/empty: an empty
+ * key has no counter (clients without an address, such as doveadm, do
+ * not share one).
+ */
 bool penalty_locked(
     struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms);
 /* Count a failure; returns the delay the FAIL reply must wait. */
 uint64_t penalty_fail(
+    struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms);
+/*
+ * The delay a refusal gets without counting as a failure (a login
+ * refused during a lockout).
+ */
+uint64_t penalty_delay(
     struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms);
 /* A success forgets both keys' failures. */
 void penalty_success(

@@ -8,7 +8,8 @@ Usage: authscript.py SOCKET SCRIPT...   (SOCKET: a path, or HOST:PORT)
 
 Each script line is one step; '#' starts a comment line. Values go through
 $VAR expansion (environment), then the escapes \\t \\n \\r \\0 \\\\ \\xHH,
-and {{b64:...}} is replaced by the base64 of its (escaped) contents.
+{{b64:...}} is replaced by the base64 of its (escaped) contents, and
+{{times:K:...}} by its contents K times.
 
   conn NAME            switch to connection NAME, opening it if new
   send LINE            send LINE plus "\\n"
@@ -22,6 +23,10 @@ and {{b64:...}} is replaced by the base64 of its (escaped) contents.
   expect-close         the server closes this connection
   expect-silence SECS  nothing arrives for SECS seconds
   sleep SECS
+  shutrd               stop reading: mailgated's next write to it fails
+  flood N LINE         send LINE plus "\\n" N times without reading, as
+                       far as mailgated takes it in (no error if it stops
+                       reading or closes the connection)
   close                close this connection
 A script passes when every step does; the first failure ends it.
 """
@@ -70,6 +75,8 @@ def unescape(s):
 def expand(s):
     s = re.sub(r"\$\{([A-Z_][A-Z0-9_]*)\}|\$([A-Z_][A-Z0-9_]*)",
                lambda m: os.environ.get(m.group(1) or m.group(2), ""), s)
+    s = re.sub(r"\{\{times:([0-9]+):(.*?)\}\}",
+               lambda m: m.group(2) * int(m.group(1)), s)
     out = b""
     pos = 0
     for m in re.finditer(r"\{\{b64:(.*?)\}\}", s):
@@ -178,6 +185,16 @@ def step(conns, cur, target, cmd, arg):
             raise StepError("got %r (eof=%s)" % (c.buf, c.eof))
     elif cmd == "sleep":
         time.sleep(float(arg))
+    elif cmd == "shutrd":
+        c.sock.shutdown(socket.SHUT_RD)
+    elif cmd == "flood":
+        n, _, rest = arg.partition(" ")
+        data = (expand(rest) + b"\n") * int(n)
+        c.sock.settimeout(2)
+        try:
+            c.sock.sendall(data)
+        except (socket.timeout, BrokenPipeError, ConnectionResetError):
+            pass
     elif cmd == "close":
         c.sock.close()
         del conns[cur]

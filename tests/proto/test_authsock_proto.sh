@@ -34,6 +34,8 @@ python3 "$AS_SCRIPT" "127.0.0.1:$MG_AUTHSOCK_PORT" \
 # Each decision is one log line; the token itself never appears.
 grep -q "result=ok reason=ok" "$D/mailgated.log"
 grep -q "result=fail reason=mismatch" "$D/mailgated.log"
+# bad_unread_replies.auth reached the limit on unsent replies.
+grep -q "does not read its replies; disconnecting" "$D/mailgated.log"
 if grep -qF -e "$TOKEN" -e "${TOKEN:17}" "$D/mailgated.log"; then
 	echo "FAIL: a token reached the log" >&2
 	exit 1
