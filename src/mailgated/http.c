@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "mailgate/log.h"
@@ -175,6 +176,8 @@ http_send(struct http_req *req, struct http_reply *rep)
 		(void)MHD_add_response_header(r, "Location", rep->location);
 	if (rep->allow != NULL)
 		(void)MHD_add_response_header(r, "Allow", rep->allow);
+	if (req->body_too_big)
+		(void)MHD_add_response_header(r, "Connection", "close");
 	for (i = 0; i < 2; i++) {
 		if (rep->cookies[i] != NULL)
 			(void)MHD_add_response_header(
@@ -316,13 +319,64 @@ http_method_known(const char *m)
 	    strcmp(m, "POST") == 0;
 }
 
+struct http_xff {
+	struct http_buf all;
+};
+
+static enum MHD_Result
+http_xff_one(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_xff *x = cls;
+
+	(void)kind;
+	if (key == NULL || value == NULL ||
+	    strcasecmp(key, "X-Forwarded-For") != 0)
+		return MHD_YES;
+	if (x->all.len > 0)
+		http_buf_add(&x->all, ",");
+	http_buf_add(&x->all, value);
+	return MHD_YES;
+}
+
+/*
+ * Every X-Forwarded-For header in order, joined with ',' (a proxy may
+ * append its own header after the client's), or NULL when there is
+ * none. Only the last HTTP_XFF_MAX bytes count: the walk starts at the
+ * right end and stops at the first untrusted hop anyway.
+ */
+static char *
+http_xff_joined(struct http_req *req, const char **start_r)
+{
+	struct http_xff x;
+	size_t len;
+	char *p;
+
+	http_buf_init(&x.all);
+	(void)MHD_get_connection_values(
+	    req->conn, MHD_HEADER_KIND, http_xff_one, &x);
+	if (x.all.len == 0) {
+		http_buf_deinit(&x.all);
+		return NULL;
+	}
+	p = http_buf_steal(&x.all, &len);
+	*start_r = p;
+	if (len > HTTP_XFF_MAX) {
+		*start_r = p + len - HTTP_XFF_MAX;
+		*start_r += strcspn(*start_r, ","); /* a whole entry only */
+	}
+	return p;
+}
+
 static struct http_req *
 http_req_new(struct http *h, struct MHD_Connection *conn, const char *url,
     const char *method)
 {
 	const union MHD_ConnectionInfo *ci;
 	char peer[HTTP_NET_ADDR_MAX];
+	const char *start = NULL;
 	struct http_req *req;
+	char *xff;
 
 	req = xcalloc(1, sizeof(*req));
 	req->h = h;
@@ -334,8 +388,9 @@ http_req_new(struct http *h, struct MHD_Connection *conn, const char *url,
 	http_buf_init(&req->body);
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	http_net_peer(ci != NULL ? ci->client_addr : NULL, peer);
-	http_net_client(h->proxies, h->nproxies, peer,
-	    http_header(req, "X-Forwarded-For"), req->ip);
+	xff = h->nproxies > 0 ? http_xff_joined(req, &start) : NULL;
+	http_net_client(h->proxies, h->nproxies, peer, start, req->ip);
+	free(xff);
 	return req;
 }
 
@@ -348,6 +403,24 @@ http_take_body(struct http_req *req, const char *data, size_t len)
 		return;
 	}
 	http_buf_addn(&req->body, data, len);
+}
+
+/* Whether a Content-Length (NULL: none, as for chunked) may be read. */
+static bool
+http_length_ok(const char *cl)
+{
+	size_t n = 0;
+
+	if (cl == NULL)
+		return true;
+	for (; *cl == ' ' || *cl == '\t'; cl++)
+		;
+	for (; *cl >= '0' && *cl <= '9'; cl++) {
+		if (n > WEB_POST_MAX)
+			return false;
+		n = n * 10 + (size_t)(*cl - '0');
+	}
+	return n <= WEB_POST_MAX;
 }
 
 /* Eight parameters: libmicrohttpd's MHD_AccessHandlerCallback. */
@@ -364,10 +437,15 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)version;
 	if (req == NULL) {
-		*con_cls = http_req_new(cls, conn, url, method);
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
+		req = http_req_new(cls, conn, url, method);
+		*con_cls = req;
+		/* A declared body that is too large: answer before reading it.
+		 */
+		if (!http_length_ok(http_header(req, "Content-Length")))
+			req->body_too_big = true;
+		else
+			return MHD_YES;
+	} else if (*upload_data_size > 0) {
 		http_take_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -541,24 +619,116 @@ http_setup(struct http *h, char **errstr_r)
 	    cfg->tokens.previous_key_files.count, &h->kr, errstr_r);
 }
 
+/* The entry counting addr, or a free one when want_free; ipc_lock. */
+static struct http_ipcount *
+http_ipc_find(struct http *h, const char *addr, bool want_free)
+{
+	struct http_ipcount *free_e = NULL;
+	size_t i;
+
+	for (i = 0; i < h->nipc; i++) {
+		if (h->ipc[i].n > 0 && strcmp(h->ipc[i].addr, addr) == 0)
+			return &h->ipc[i];
+		if (h->ipc[i].n == 0 && free_e == NULL)
+			free_e = &h->ipc[i];
+	}
+	return want_free ? free_e : NULL;
+}
+
+/* Accept policy: WEB_PER_IP_MAX per peer, except trusted proxies. */
+static enum MHD_Result
+http_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http *h = cls;
+	const struct http_ipcount *e;
+	char peer[HTTP_NET_ADDR_MAX];
+	bool ok;
+
+	(void)addrlen;
+	http_net_peer(addr, peer);
+	if (http_net_trusted(h->proxies, h->nproxies, peer))
+		return MHD_YES;
+	(void)pthread_mutex_lock(&h->ipc_lock);
+	e = http_ipc_find(h, peer, false);
+	ok = e == NULL || e->n < WEB_PER_IP_MAX;
+	(void)pthread_mutex_unlock(&h->ipc_lock);
+	if (!ok)
+		log_debug("http: ip=%s refused: %d connections open", peer,
+		    WEB_PER_IP_MAX);
+	return ok ? MHD_YES : MHD_NO;
+}
+
+/* Count a direct peer's connections from start to close. */
+static void
+http_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http *h = cls;
+	const union MHD_ConnectionInfo *ci;
+	char peer[HTTP_NET_ADDR_MAX];
+	struct http_ipcount *e;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		e = *socket_context;
+		if (e != NULL) {
+			(void)pthread_mutex_lock(&h->ipc_lock);
+			e->n--;
+			(void)pthread_mutex_unlock(&h->ipc_lock);
+		}
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	http_net_peer(ci != NULL ? ci->client_addr : NULL, peer);
+	*socket_context = NULL;
+	if (peer[0] == '\0' || http_net_trusted(h->proxies, h->nproxies, peer))
+		return;
+	(void)pthread_mutex_lock(&h->ipc_lock);
+	e = http_ipc_find(h, peer, true);
+	if (e != NULL) {
+		if (e->n == 0)
+			(void)snprintf(e->addr, sizeof(e->addr), "%s", peer);
+		e->n++;
+		*socket_context = e;
+	}
+	(void)pthread_mutex_unlock(&h->ipc_lock);
+}
+
 static struct MHD_Daemon *
 http_mhd_start(struct http *h, const struct sockaddr_storage *ss)
 {
-	unsigned int per_ip = WEB_PER_IP_MAX;
+	unsigned int max_conn = h->cfg->http.max_connections > 0 ?
+	    h->cfg->http.max_connections :
+	    256u;
 
-	/* Behind a proxy every connection comes from the proxy. */
-	if (h->nproxies > 0)
-		per_ip = 0;
+	/*
+	 * Behind a proxy every connection comes from the proxy: its are not
+	 * limited, other peers' are counted by http_accept().
+	 */
+	if (h->nproxies > 0) {
+		h->nipc = max_conn;
+		h->ipc = xcalloc(h->nipc, sizeof(*h->ipc));
+		return MHD_start_daemon(
+		    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
+		    http_accept, h, http_handler, h, MHD_OPTION_EXTERNAL_LOGGER,
+		    http_mhd_log, h, MHD_OPTION_SOCK_ADDR, ss,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
+		    MHD_OPTION_CONNECTION_LIMIT, max_conn,
+		    MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
+		    MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned int)WEB_CONN_TIMEOUT,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		    (size_t)WEB_CONN_MEMORY_MAX, MHD_OPTION_NOTIFY_COMPLETED,
+		    http_completed, h, MHD_OPTION_END);
+	}
 	return MHD_start_daemon(
 	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	    http_handler, h,
 	    /* The logger first, or earlier options' errors go to stderr. */
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_SOCK_ADDR,
 	    ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
-	    MHD_OPTION_CONNECTION_LIMIT,
-	    h->cfg->http.max_connections > 0 ? h->cfg->http.max_connections :
-					       256u,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+	    MHD_OPTION_CONNECTION_LIMIT, max_conn,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)WEB_PER_IP_MAX,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)WEB_CONN_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY_MAX,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h, MHD_OPTION_END);
@@ -605,6 +775,8 @@ http_free(struct http **hp)
 	oidc_mapping_free(&h->map);
 	token_keyring_free(&h->kr);
 	free(h->proxies);
+	free(h->ipc);
+	(void)pthread_mutex_destroy(&h->ipc_lock);
 	free(h->public_url);
 	free(h->origin);
 	free(h->mail_host);
@@ -644,6 +816,7 @@ http_service_start(struct daemon *d, void **state_r)
 	h->cfg = d->cfg;
 	(void)pthread_rwlock_init(&h->kr_lock, NULL);
 	(void)pthread_mutex_init(&h->pool_lock, NULL);
+	(void)pthread_mutex_init(&h->ipc_lock, NULL);
 	(void)pthread_cond_init(&h->pool_cond, NULL);
 	if (http_listen_addr(d->cfg->http.listen, &ss, &sslen) < 0)
 		err = xasprintf(

@@ -30,8 +30,16 @@
 /* 32 random bytes in base64url without padding. */
 #define HTTP_SESSION_ID_LEN 43
 #define HTTP_CSRF_LEN       43
+/* Bytes of all X-Forwarded-For headers together that are looked at. */
+#define HTTP_XFF_MAX        2048
 /* Seconds between two purges of expired login states and sessions. */
 #define HTTP_PURGE_INTERVAL 300
+
+/* Open connections from one peer, when [http] trusted_proxies is set. */
+struct http_ipcount {
+	char addr[HTTP_NET_ADDR_MAX];
+	unsigned int n; /* 0 = a free entry */
+};
 
 struct http {
 	struct daemon *d; /* borrowed */
@@ -48,6 +56,13 @@ struct http {
 
 	struct http_cidr *proxies;
 	size_t nproxies;
+	/*
+	 * With trusted proxies libmicrohttpd's per-IP limit is off (the
+	 * proxy opens them all); direct peers are counted here instead.
+	 */
+	pthread_mutex_t ipc_lock;
+	struct http_ipcount *ipc; /* max_connections entries */
+	size_t nipc;
 	char *public_url;   /* without a trailing '/' */
 	char *origin;       /* scheme://host[:port] of public_url */
 	char *mail_host;    /* [http] mail_host, else host of public_url */
@@ -73,7 +88,7 @@ struct http_req {
 	bool body_too_big;
 	int db_slot; /* -1 = none taken */
 
-	/* Set by web_session_load(). */
+	/* Set by web_session_lookup(). */
 	bool have_session;
 	unsigned char session_hash[WEB_STORE_HASH_LEN];
 	char csrf[HTTP_CSRF_LEN + 1];
@@ -109,7 +124,16 @@ void http_reply_add_cookie(struct http_reply *rep, char *cookie);
 double http_ms(void);
 
 /* web_session.c */
+enum web_session_state {
+	WEB_SESSION_NONE,    /* no cookie, or its session is not live */
+	WEB_SESSION_LIVE,    /* loaded into req */
+	WEB_SESSION_TEMPFAIL /* the database could not tell */
+};
+enum web_session_state web_session_lookup(struct http_req *req);
+/* True for WEB_SESSION_LIVE only. */
 bool web_session_load(struct http_req *req);
+/* A 503 page: the database is down, the user is still signed in. */
+void web_session_trouble(struct http_reply *rep);
 /* Owned Set-Cookie values. */
 char *web_session_cookie(
     const struct http *h, const char *name, const char *value, int64_t max_age);

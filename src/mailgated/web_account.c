@@ -260,7 +260,13 @@ web_account_page(struct http_req *req, struct http_reply *rep)
 	struct http_buf *b = &rep->body;
 
 	rep->status = MHD_HTTP_OK;
-	if (!web_session_load(req)) {
+	switch (web_session_lookup(req)) {
+	case WEB_SESSION_LIVE:
+		break;
+	case WEB_SESSION_TEMPFAIL:
+		web_session_trouble(rep);
+		return;
+	case WEB_SESSION_NONE:
 		web_account_signed_out(rep);
 		return;
 	}

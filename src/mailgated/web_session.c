@@ -77,11 +77,15 @@ web_session_idle(const struct http *h)
 }
 
 /*
- * Look the cookie's session up. True when a live session for an enabled
- * mailbox is loaded into req; a dead or unknown one is simply absent.
+ * Look the cookie's session up. WEB_SESSION_LIVE when a live session for
+ * an enabled mailbox is loaded into req; WEB_SESSION_NONE when there is
+ * no cookie or its session is dead, unknown or disabled; and
+ * WEB_SESSION_TEMPFAIL when the database could not tell (the session may
+ * well be live: never treat that as signed out). With a well-formed
+ * cookie, req->csrf and req->session_hash are set in every case.
  */
-bool
-web_session_load(struct http_req *req)
+enum web_session_state
+web_session_lookup(struct http_req *req)
 {
 	const char *id = http_cookie(req, HTTP_SESSION_COOKIE);
 	struct db *db;
@@ -89,29 +93,45 @@ web_session_load(struct http_req *req)
 	enum mg_result r;
 
 	if (id == NULL || !web_session_id_valid(id))
-		return false;
+		return WEB_SESSION_NONE;
+	web_store_hash(id, HTTP_SESSION_ID_LEN, req->session_hash);
+	web_session_csrf(id, req->csrf);
 	db = http_db(req);
 	if (db == NULL)
-		return false;
-	web_store_hash(id, HTTP_SESSION_ID_LEN, req->session_hash);
+		return WEB_SESSION_TEMPFAIL;
 	r = web_store_session_touch(db, req->session_hash,
 	    web_session_idle(req->h), &req->session, &err);
 	if (r == MG_TEMPFAIL) {
-		log_err("web: session lookup failed: %s", err);
+		log_err("web: session lookup failed: %s", log_safe(err, 300));
 		free(err);
-		return false;
+		return WEB_SESSION_TEMPFAIL;
 	}
+	free(err);
 	if (r != MG_OK)
-		return false;
+		return WEB_SESSION_NONE;
 	if (!req->session.mailbox_enabled) {
 		log_info("web: event=session result=refused reason=disabled "
 			 "mailbox=%s ip=%s",
 		    log_safe(req->session.mailbox, 64), req->ip);
-		return false;
+		return WEB_SESSION_NONE;
 	}
-	web_session_csrf(id, req->csrf);
 	req->have_session = true;
-	return true;
+	return WEB_SESSION_LIVE;
+}
+
+bool
+web_session_load(struct http_req *req)
+{
+	return web_session_lookup(req) == WEB_SESSION_LIVE;
+}
+
+void
+web_session_trouble(struct http_reply *rep)
+{
+	http_reply_message(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
+	    "Try again shortly",
+	    "The service is having trouble reaching its database. You are "
+	    "still signed in: try again in a moment.");
 }
 
 enum mg_result
@@ -167,10 +187,12 @@ web_session_same_origin(struct http_req *req, const char **why_r)
 	return true;
 }
 
-bool
-web_session_post_ok(struct http_req *req, struct http_reply *rep)
+static bool web_session_csrf_ok(struct http_req *req, struct http_reply *rep);
+
+/* Origin/Sec-Fetch-Site; a 403 page when the form came from elsewhere. */
+static bool
+web_session_origin_ok(struct http_req *req, struct http_reply *rep)
 {
-	char csrf[HTTP_CSRF_LEN + 2];
 	const char *why = NULL;
 
 	if (!web_session_same_origin(req, &why)) {
@@ -181,11 +203,34 @@ web_session_post_ok(struct http_req *req, struct http_reply *rep)
 		    "page and try again.");
 		return false;
 	}
-	if (!web_session_load(req)) {
+	return true;
+}
+
+bool
+web_session_post_ok(struct http_req *req, struct http_reply *rep)
+{
+	if (!web_session_origin_ok(req, rep))
+		return false;
+	switch (web_session_lookup(req)) {
+	case WEB_SESSION_LIVE:
+		break;
+	case WEB_SESSION_TEMPFAIL:
+		web_session_trouble(rep);
+		return false;
+	case WEB_SESSION_NONE:
 		http_reply_message(rep, MHD_HTTP_FORBIDDEN, "Signed out",
 		    "Your session has ended. Sign in again.");
 		return false;
 	}
+	return web_session_csrf_ok(req, rep);
+}
+
+/* The form's csrf field against req->csrf; a 403 page when it differs. */
+static bool
+web_session_csrf_ok(struct http_req *req, struct http_reply *rep)
+{
+	char csrf[HTTP_CSRF_LEN + 2];
+
 	if (http_form_get(
 		req->body.p, req->body.len, "csrf", csrf, sizeof(csrf)) != 0 ||
 	    strlen(csrf) != HTTP_CSRF_LEN ||
@@ -201,24 +246,55 @@ web_session_post_ok(struct http_req *req, struct http_reply *rep)
 	return true;
 }
 
+/*
+ * The cookie is cleared in every answer that gets past the form checks,
+ * so the browser is signed out even when the database is not reachable;
+ * the page then says that the session could not be ended on the server.
+ */
 void
 web_session_logout(struct http_req *req, struct http_reply *rep)
 {
 	char actor[ACTOR_MAX + 1];
+	enum web_session_state st;
 	struct db *db;
 	char *err = NULL;
 
-	if (!web_session_post_ok(req, rep))
+	if (!web_session_origin_ok(req, rep))
 		return;
+	st = web_session_lookup(req);
+	if (st == WEB_SESSION_NONE) {
+		http_reply_add_cookie(rep,
+		    web_session_cookie(req->h, HTTP_SESSION_COOKIE, "", 0));
+		http_reply_message(rep, MHD_HTTP_FORBIDDEN, "Signed out",
+		    "Your session has ended. Sign in again.");
+		return;
+	}
+	/* With TEMPFAIL the token is still checked: it needs no database. */
+	if (!web_session_csrf_ok(req, rep))
+		return;
+	http_reply_add_cookie(
+	    rep, web_session_cookie(req->h, HTTP_SESSION_COOKIE, "", 0));
 	db = http_db(req);
 	if (db == NULL ||
 	    web_store_session_delete(db, req->session_hash, &err) != MG_OK) {
-		log_err("web: sign-out failed: %s", err != NULL ? err : "");
+		log_err("web: event=logout result=tempfail ip=%s error=%s",
+		    req->ip, log_safe(err, 300));
 		free(err);
 		http_reply_message(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "Try again later",
-		    "Signing out failed: the service is "
-		    "having trouble. Try again shortly.");
+		    "Signed out in this browser only",
+		    "This browser no longer holds your session, but the "
+		    "service is having trouble reaching its database and "
+		    "could not end the session on the server. It ends by "
+		    "itself when left unused. To end it now, sign in again "
+		    "later and sign out.");
+		return;
+	}
+	if (st == WEB_SESSION_TEMPFAIL) {
+		/* The lookup failed, the delete worked: nothing to audit. */
+		log_info("web: event=logout ip=%s", req->ip);
+		http_reply_redirect(req, rep, MHD_HTTP_SEE_OTHER, "/");
+		http_html_begin(&rep->body, "Signed out");
+		http_html_end(&rep->body);
 		return;
 	}
 	(void)snprintf(actor, sizeof(actor), "web:%s", req->session.mailbox);
@@ -232,8 +308,6 @@ web_session_logout(struct http_req *req, struct http_reply *rep)
 	}
 	log_info("web: event=logout mailbox=%s ip=%s",
 	    log_safe(req->session.mailbox, 64), req->ip);
-	http_reply_add_cookie(
-	    rep, web_session_cookie(req->h, HTTP_SESSION_COOKIE, "", 0));
 	http_reply_redirect(req, rep, MHD_HTTP_SEE_OTHER, "/");
 	http_html_begin(&rep->body, "Signed out");
 	http_html_end(&rep->body);
