@@ -53,6 +53,7 @@ authsock_conn_close(struct authsock_conn *conn, const char *why)
 		log_debug("authsock: cuid=%u disconnect: %s", conn->cuid, why);
 	while (conn->reqs != NULL)
 		authsock_req_free(conn->reqs);
+	evloop_timer_cancel(as->d->loop, &conn->handshake_timer);
 	(void)close(conn->io.fd);
 	evloop_io_del(as->d->loop, &conn->io);
 	if (conn->prev != NULL)
@@ -228,6 +229,39 @@ authsock_conn_handshake(struct authsock_conn *conn)
 	authsock_conn_send(conn, line, (size_t)n);
 }
 
+/* A client that never finished its handshake holds a slot for nothing. */
+static void
+authsock_conn_handshake_timeout(struct evloop_timer *t)
+{
+	struct authsock_conn *conn = t->ctx;
+
+	if (conn->state != AUTHSOCK_CONN_READY)
+		authsock_conn_close(conn, "no handshake in time");
+}
+
+/*
+ * max_connections is reached: close the oldest connection that has not
+ * finished its handshake, if any. Handshaken connections are never
+ * closed by us (Postfix keeps its connection for life).
+ */
+static bool
+authsock_conn_make_room(struct authsock *as)
+{
+	struct authsock_conn *conn, *oldest = NULL;
+
+	for (conn = as->conns; conn != NULL; conn = conn->next) {
+		if (conn->state != AUTHSOCK_CONN_READY)
+			oldest = conn; /* the list is newest first */
+	}
+	if (oldest == NULL)
+		return false;
+	log_warn("authsock: max_connections=%u reached; closing cuid=%u, "
+		 "which has not finished its handshake",
+	    as->max_conns, oldest->cuid);
+	authsock_conn_close(oldest, NULL);
+	return true;
+}
+
 static void
 authsock_conn_new(struct authsock *as, int fd)
 {
@@ -235,6 +269,8 @@ authsock_conn_new(struct authsock *as, int fd)
 
 	conn->as = as;
 	conn->cuid = ++as->cuid_next;
+	evloop_timer_init(
+	    &conn->handshake_timer, authsock_conn_handshake_timeout, conn);
 	if (evloop_io_add(as->d->loop, &conn->io, fd, EPOLLIN, authsock_conn_io,
 		conn) < 0) {
 		log_err("authsock: epoll add: %s", strerror(errno));
@@ -247,6 +283,8 @@ authsock_conn_new(struct authsock *as, int fd)
 		as->conns->prev = conn;
 	as->conns = conn;
 	as->nconns++;
+	evloop_timer_set(
+	    as->d->loop, &conn->handshake_timer, AUTHSOCK_HELLO_TIMEOUT_MS);
 	authsock_conn_handshake(conn);
 }
 
@@ -291,7 +329,8 @@ authsock_accept(struct evloop_io *io, uint32_t events)
 		}
 		if (fd < 0)
 			return; /* EAGAIN, or the client already left */
-		if (as->nconns >= as->max_conns) {
+		if (as->nconns >= as->max_conns &&
+		    !authsock_conn_make_room(as)) {
 			log_warn("authsock: max_connections=%u reached; "
 				 "refusing a connection",
 			    as->max_conns);

@@ -29,11 +29,17 @@
 /* Dovecot drops an abandoned request after 150 s; so do we. */
 #define AUTHSOCK_REQUEST_TIMEOUT_MS ((uint64_t)150 * 1000)
 /*
- * Postfix waits 10 s for each reply. The database gets DEADLINE of it;
- * failure delays are cut so that every reply leaves within BUDGET.
+ * Postfix waits 10 s for each reply, mailgate-checkpassword 5 s by
+ * default (CHECKPW_TIMEOUT_DEFAULT). The database gets DEADLINE; failure
+ * delays are cut so that a FAIL leaves within BUDGET of its request, or
+ * at once after a slow database: a wrong password must reach the helper
+ * as a FAIL, not as its timeout (a temporary failure that mail clients
+ * retry).
  */
 #define AUTHSOCK_DB_DEADLINE_MS     6000
-#define AUTHSOCK_REPLY_BUDGET_MS    8500
+#define AUTHSOCK_REPLY_BUDGET_MS    4000
+/* Clients send VERSION and CPID at once; idle ones are closed after. */
+#define AUTHSOCK_HELLO_TIMEOUT_MS   ((uint64_t)10 * 1000)
 /*
  * Successful uses are written in batches, one entry per token (its
  * latest use), every INTERVAL or as soon as MAX tokens are waiting. One
@@ -114,6 +120,7 @@ struct authsock_conn {
 	size_t out_len, out_off;
 	struct authsock_req *reqs;
 	unsigned int nreqs;
+	struct evloop_timer handshake_timer; /* ignored once READY */
 	bool dead;
 };
 
