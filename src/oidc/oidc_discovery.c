@@ -209,6 +209,9 @@ oidc_discovery_parse(const struct oidc *oidc, const char *body, size_t len,
 	    oidc_discovery_algs(doc, d, errstr_r) < 0)
 		goto fail;
 	oidc_discovery_check_pkce(doc);
+	/* RFC 9207: then every callback must carry iss. */
+	d->iss_parameter = json_is_true(json_object_get(
+	    doc, "authorization_response_iss_parameter_supported"));
 
 	json_decref(doc);
 	d->fetched = oidc_monotonic();

@@ -1650,6 +1650,24 @@ discovery_https_issuer_http_endpoint(void **state)
 			assert_int_equal(oidc_discovery_parse(
 					     o, body, strlen(body), &d, &err),
 			    MG_OK);
+			assert_false(d->iss_parameter);
+			oidc_discovery_free(d);
+			free(body);
+			/* RFC 9207's flag is read */
+			doc = json_pack("{s:s,s:s,s:s,s:s,s:b}", "issuer",
+			    p.issuer, "authorization_endpoint",
+			    "https://id.example/a/", "token_endpoint",
+			    "https://id.example/t/", "jwks_uri",
+			    "https://id.example/j/",
+			    "authorization_response_iss_parameter_supported",
+			    1);
+			body = json_dumps(doc, 0);
+			json_decref(doc);
+			d = NULL;
+			assert_int_equal(oidc_discovery_parse(
+					     o, body, strlen(body), &d, &err),
+			    MG_OK);
+			assert_true(d->iss_parameter);
 			oidc_discovery_free(d);
 		} else {
 			assert_int_equal(oidc_discovery_parse(
