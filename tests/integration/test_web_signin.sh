@@ -208,8 +208,9 @@ rt()
 	local jar=$W/rt.jar st cb out
 	rm -f "$jar"
 	st=$(web_get "$jar" "$WEB_A/login?return_to=$1")
-	out=$(python3 "$MG_SRC/tests/testbed/oidc_login.py" --login alice \
-	    --stop-prefix "$WEB_A/callback" "${st#* }" || true)
+	out=$(python3 "$MG_SRC/tests/testbed/oidc_login.py" \
+	    --login alice@example.org --stop-prefix "$WEB_A/callback" \
+	    "${st#* }" || true)
 	cb=$(sed -n 's/^url=//p' <<<"$out")
 	web_get "$jar" "$cb"
 }
