@@ -439,8 +439,7 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	if (req == NULL) {
 		req = http_req_new(cls, conn, url, method);
 		*con_cls = req;
-		/* A declared body that is too large: answer before reading it.
-		 */
+		/* Too large a declared body: answer before reading it. */
 		if (!http_length_ok(http_header(req, "Content-Length")))
 			req->body_too_big = true;
 		else
