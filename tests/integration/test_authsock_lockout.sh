@@ -65,8 +65,12 @@ for _ in 1 2 3 4; do
 	[ "$(auth 192.0.2.30 carol@example.org wrong)" = FAIL ]
 done
 [ "$(auth 192.0.2.30 bob@example.org wrong)" = FAIL ]
-if grep -q 'rip=192.0.2.30 .*result=locked' "$D/mailgated.log"; then
+if grep -q 'mailbox=carol@example.org rip=192.0.2.30 .*result=locked' \
+    "$D/mailgated.log"; then
 	echo "FAIL: locked out after lockouts were turned off" >&2
 	exit 1
 fi
+# bob's mailbox was locked before the reload and stays locked.
+grep -q 'mailbox=bob@example.org rip=192.0.2.30 .*result=locked' \
+    "$D/mailgated.log"
 echo "test_authsock_lockout: ok"
