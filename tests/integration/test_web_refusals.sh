@@ -88,6 +88,19 @@ refused "replayed code" 400 token_refused \
     "$(web_get "$W/j5" "$WEB_A/callback?code=$CODE&state=$STATE&$ISSQ")"
 expect_grep "provider's answer named" "invalid_grant" "$W/a.log"
 
+# RFC 9207: the provider's discovery says it sends iss with the answer,
+# so an answer without it is refused (the state is used up, the code
+# not traded); a fresh answer with it is accepted.
+CB=$(web_to_callback "$W/j5i" ivy@example.org secret)
+expect_grep "the provider sends iss" "[?&]iss=" <(echo "$CB")
+NOISS=$(sed -E 's/([?&])iss=[^&]*&?/\1/; s/[?&]$//' <<<"$CB")
+refused "answer without iss" 400 wrong_iss "$(web_get "$W/j5i" "$NOISS")"
+expect_grep "missing iss explained in the log" "reason=wrong_iss .*callback has no iss" "$W/a.log"
+expect "no link for the answer without iss" \
+    "$(web_sql "SELECT count(*) FROM identities WHERE subject = 'ivy@example.org'")" 0
+CB=$(web_to_callback "$W/j5i" ivy@example.org secret)
+expect "answer with iss" "$(web_get "$W/j5i" "$CB")" "303 $WEB_A/"
+
 # Oversized parameters are refused before anything is looked up.
 refused "oversized state" 400 oversized \
     "$(web_get "$W/j6" "$WEB_A/callback?code=a&state=$(head -c 5000 /dev/zero | tr '\0' s)")"
