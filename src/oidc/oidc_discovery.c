@@ -11,6 +11,7 @@
 #include "oidc_private.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "mailgate/log.h"
 #include "mailgate/xmalloc.h"
@@ -18,6 +19,8 @@
 #define OIDC_DISCOVERY_URL_MAX   2048
 /* Seconds a document kept after a failed refresh counts as fresh. */
 #define OIDC_RETRY_AFTER_FAILURE 30
+/* Seconds to wait for another thread's fetch when nothing is cached. */
+#define OIDC_FIRST_FETCH_WAIT    2
 
 char *
 oidc_discovery_url(const char *issuer)
@@ -302,6 +305,23 @@ oidc_discovery_publish(struct oidc *oidc, struct oidc_disco *d)
 	pthread_mutex_unlock(&oidc->lock);
 }
 
+/*
+ * fetch_lock without waiting for another thread's fetch, except when
+ * nothing is cached yet (just after start, while the start-up check
+ * fetches): then up to OIDC_FIRST_FETCH_WAIT seconds. 0 when taken.
+ */
+static int
+oidc_discovery_fetch_lock(struct oidc *oidc, bool have_cached)
+{
+	struct timespec until;
+
+	if (have_cached)
+		return pthread_mutex_trylock(&oidc->fetch_lock);
+	(void)clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += OIDC_FIRST_FETCH_WAIT;
+	return pthread_mutex_timedlock(&oidc->fetch_lock, &until);
+}
+
 enum mg_result
 oidc_discovery_get(
     struct oidc *oidc, struct oidc_disco **disco_r, char **errstr_r)
@@ -319,10 +339,11 @@ oidc_discovery_get(
 	/*
 	 * Never wait for another thread's fetch: a provider that does not
 	 * answer would hold every web thread for http_timeout each. Use
-	 * the old document while it fetches, or fail at once.
+	 * the old document while it fetches, or fail (with nothing cached,
+	 * after OIDC_FIRST_FETCH_WAIT).
 	 */
-	if (pthread_mutex_trylock(&oidc->fetch_lock) != 0) {
-		d = oidc_discovery_cached(oidc, true);
+	d = oidc_discovery_cached(oidc, true);
+	if (oidc_discovery_fetch_lock(oidc, d != NULL) != 0) {
 		if (d != NULL) {
 			*disco_r = d;
 			return MG_OK;
@@ -331,6 +352,7 @@ oidc_discovery_get(
 				    "already and has not answered yet");
 		return MG_TEMPFAIL;
 	}
+	oidc_discovery_put(oidc, &d);
 	d = oidc_discovery_cached(oidc, false); /* another thread did it */
 	if (d != NULL) {
 		ret = MG_OK;

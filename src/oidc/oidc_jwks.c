@@ -11,12 +11,15 @@
 #include "oidc_private.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "mailgate/log.h"
 #include "mailgate/xmalloc.h"
 
 /* Seconds kept keys count as fresh after a failed refresh. */
 #define OIDC_JWKS_RETRY_AFTER_FAILURE 30
+/* Seconds to wait for another thread's fetch when no keys are cached. */
+#define OIDC_FIRST_FETCH_WAIT         2
 
 void
 oidc_jwks_free(struct oidc_jwks *jwks)
@@ -283,6 +286,23 @@ oidc_jwks_refetch_allowed(struct oidc *oidc)
 	return ok;
 }
 
+/*
+ * fetch_lock without waiting for another thread's fetch, except when
+ * nothing is cached yet (just after start, while the start-up check
+ * fetches): then up to OIDC_FIRST_FETCH_WAIT seconds. 0 when taken.
+ */
+static int
+oidc_jwks_fetch_lock(struct oidc *oidc, bool have_cached)
+{
+	struct timespec until;
+
+	if (have_cached)
+		return pthread_mutex_trylock(&oidc->fetch_lock);
+	(void)clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += OIDC_FIRST_FETCH_WAIT;
+	return pthread_mutex_timedlock(&oidc->fetch_lock, &until);
+}
+
 enum mg_result
 oidc_jwks_get(struct oidc *oidc, const struct oidc_jwks *stale,
     struct oidc_jwks **jwks_r, char **errstr_r)
@@ -304,9 +324,9 @@ oidc_jwks_get(struct oidc *oidc, const struct oidc_jwks *stale,
 		return ret;
 
 	/* As in discovery: never wait for another thread's fetch. */
-	if (pthread_mutex_trylock(&oidc->fetch_lock) != 0) {
+	j = oidc_jwks_cached(oidc, true, 0);
+	if (oidc_jwks_fetch_lock(oidc, j != NULL) != 0) {
 		oidc_discovery_put(oidc, &d);
-		j = oidc_jwks_cached(oidc, true, 0);
 		if (j != NULL) {
 			*jwks_r = j;
 			return MG_OK;
@@ -315,6 +335,7 @@ oidc_jwks_get(struct oidc *oidc, const struct oidc_jwks *stale,
 				    "already and has not answered yet");
 		return MG_TEMPFAIL;
 	}
+	oidc_jwks_put(oidc, &j);
 	j = oidc_jwks_cached(oidc, false, seen); /* another thread did it */
 	if (j != NULL)
 		goto ok;

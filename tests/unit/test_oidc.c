@@ -1141,8 +1141,8 @@ threads_share_one_rp(void **state)
 	tok = sign(rsa1, "RS256", "rsa1", cl);
 	forged = sign(rsa1, "RS256", "forged", cl);
 	/*
-	 * Warm the cache first: while one thread fetches, the others do not
-	 * wait for it but use what is cached, and at first nothing is.
+	 * Warm the cache first: while one thread fetches, the others use
+	 * what is cached; with nothing cached they wait only briefly.
 	 */
 	assert_int_equal(oidc_refresh(o, &err), MG_OK);
 	for (i = 0; i < 6; i++) {
