@@ -40,11 +40,16 @@ void web_login_state_deinit(struct web_login_state *st);
 struct web_login_new {
 	const char *nonce;
 	const struct secret *verifier;
-	const char *return_to; /* NULL, or a path the caller checked */
-	int64_t ttl;           /* seconds the state lives */
+	const char *return_to;   /* NULL, or a path the caller checked */
+	int64_t ttl;             /* seconds the state lives */
+	const char *ip;          /* the client address, or NULL */
+	unsigned int max_per_ip; /* live states an address may have; 0: any */
 };
 
-/* Store a new login state. */
+/*
+ * Store a new login state. MG_PERMFAIL (nothing stored) when ip has
+ * max_per_ip live states already; MG_TEMPFAIL on database trouble.
+ */
 enum mg_result web_store_login_put(struct db *db,
     const unsigned char state_hash[WEB_STORE_HASH_LEN],
     const struct web_login_new *ln, char **errstr_r);

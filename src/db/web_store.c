@@ -18,12 +18,21 @@
 /* "\x" plus two hex digits a byte: bytea's text input form. */
 #define WEB_STORE_HEX_LEN (2 + 2 * WEB_STORE_HASH_LEN + 1)
 
+/*
+ * Inserts nothing when the client address has $7 live states already:
+ * the count reads at most $7 index entries, so it stays cheap. Two
+ * inserts racing may both pass; the bound is then exceeded by at most
+ * the number of concurrent requests, never without limit.
+ */
 static const struct db_stmt web_store_login_insert = {
 	"web_login_put",
 	"INSERT INTO web_login_states (state_hash, nonce, code_verifier, "
-	"return_to, expires_at) VALUES ($1::bytea, $2, $3, $4, "
-	"now() + make_interval(secs => $5::int8))",
-	5,
+	"return_to, created_ip, expires_at) SELECT $1::bytea, $2, $3, $4, "
+	"$6::inet, now() + make_interval(secs => $5::int8) "
+	"WHERE $6::inet IS NULL OR $7::int8 = 0 OR (SELECT count(*) FROM "
+	"(SELECT 1 FROM web_login_states WHERE created_ip = $6::inet "
+	"AND expires_at > now() LIMIT $7::int8) s) < $7::int8",
+	7,
 };
 
 /* One statement: a state is used at most once, whoever asks first. */
@@ -117,9 +126,10 @@ web_store_login_put(struct db *db,
     const struct web_login_new *ln, char **errstr_r)
 {
 	const char *rt = ln->return_to;
-	char hex[WEB_STORE_HEX_LEN], ttls[24];
-	const char *params[5];
+	char hex[WEB_STORE_HEX_LEN], ttls[24], maxs[24];
+	const char *params[7];
 	PGresult *res;
+	bool stored;
 
 	MG_ASSERT(rt == NULL || rt[0] == '/');
 	web_store_hex(state_hash, hex);
@@ -128,10 +138,19 @@ web_store_login_put(struct db *db,
 	params[2] = (const char *)ln->verifier->buf;
 	params[3] = rt != NULL && rt[0] != '\0' ? rt : NULL;
 	params[4] = db_fmt_int64(ln->ttl, ttls, sizeof(ttls));
+	params[5] = ln->ip != NULL && ln->ip[0] != '\0' ? ln->ip : NULL;
+	params[6] = db_fmt_int64(ln->max_per_ip, maxs, sizeof(maxs));
 	res = db_exec(db, &web_store_login_insert, params, NULL, errstr_r);
 	if (res == NULL)
 		return MG_TEMPFAIL;
+	stored = strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
+	if (!stored) {
+		*errstr_r = xasprintf("%u sign-ins in progress from this "
+				      "address already",
+		    ln->max_per_ip);
+		return MG_PERMFAIL;
+	}
 	return MG_OK;
 }
 

@@ -22,6 +22,14 @@
 
 #include "http_private.h"
 
+/*
+ * Sign-in flows one client address may have in progress (each a row in
+ * web_login_states for WEB_LOGIN_TTL). A person needs one or two; the
+ * bound keeps anonymous /login requests from filling the table, and
+ * lives in the database, so it holds across instances.
+ */
+#define WEB_LOGIN_PER_IP_MAX 50
+
 /* Everything one callback learns, for the log, the audit row, the page. */
 struct web_login {
 	struct http_req *req;
@@ -43,6 +51,7 @@ web_login_begin(struct http_req *req, struct http_reply *rep)
 	unsigned char hash[WEB_STORE_HASH_LEN];
 	struct oidc_login *lg = NULL;
 	struct web_login_new ln;
+	enum mg_result r;
 	struct db *db;
 	char *err = NULL;
 
@@ -66,8 +75,24 @@ web_login_begin(struct http_req *req, struct http_reply *rep)
 	ln.verifier = lg->code_verifier;
 	ln.return_to = rt;
 	ln.ttl = WEB_LOGIN_TTL;
+	ln.ip = req->ip;
+	ln.max_per_ip = WEB_LOGIN_PER_IP_MAX;
 	db = http_db(req);
-	if (db == NULL || web_store_login_put(db, hash, &ln, &err) != MG_OK) {
+	r = db != NULL ? web_store_login_put(db, hash, &ln, &err) : MG_TEMPFAIL;
+	if (r == MG_PERMFAIL) {
+		log_warn("web: event=login_begin result=refused "
+			 "reason=too_many_states ip=%s error=%s",
+		    req->ip, log_safe(err, 300));
+		free(err);
+		http_reply_message(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "Too many sign-ins",
+		    "Too many sign-ins have been started from your network "
+		    "and not finished. Finish one, or wait ten minutes, "
+		    "then try again.");
+		oidc_login_free(&lg);
+		return;
+	}
+	if (r != MG_OK) {
 		log_err("web: event=login_begin result=tempfail error=%s",
 		    err != NULL ? err : "no database");
 		free(err);

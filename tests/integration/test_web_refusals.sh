@@ -5,7 +5,8 @@
 # meddling browser) can produce gets a clear page, a log line, an audit
 # row, and changes nothing: access_denied, missing, tampered, replayed
 # and foreign state (which must not disturb a sign-in in progress), a
-# replayed code, missing groups (the page not naming them), a domain not
+# replayed code, too many sign-ins begun from one address, missing
+# groups (the page not naming them), a domain not
 # allowed, no mailbox (create_mailboxes off), a disabled mailbox, MFA
 # required for tokens, a sign-in too old for tokens and a group lost at
 # the provider; and a changed address at the provider is not remapped.
@@ -104,6 +105,25 @@ expect "answer with iss" "$(web_get "$W/j5i" "$CB")" "303 $WEB_A/"
 # Oversized parameters are refused before anything is looked up.
 refused "oversized state" 400 oversized \
     "$(web_get "$W/j6" "$WEB_A/callback?code=a&state=$(head -c 5000 /dev/zero | tr '\0' s)")"
+
+# /login is bounded: one client address may have 50 sign-ins in
+# progress (rows in web_login_states); the 51st gets a 503 and no row.
+# Expired rows do not count.
+web_sql "DELETE FROM web_login_states" >/dev/null
+web_sql "INSERT INTO web_login_states (state_hash, nonce, code_verifier,
+    created_ip, expires_at) SELECT sha256(('fill-' || i)::bytea),
+    'nonce-0123456789abcdef', repeat('v', 43), '127.0.0.1',
+    now() + interval '10 min' FROM generate_series(1, 49) i" >/dev/null
+expect "the 50th sign-in starts" "$(web_get "$W/j6b" "$WEB_A/login" | cut -c1-3)" 302
+expect "the 51st is refused" "$(web_get "$W/j6b" "$WEB_A/login")" "503 "
+expect_grep "refusal page says why" "Too many sign-ins" "$W/body"
+expect_no_grep "refusal sets no sign-in cookie" "^Set-Cookie: __Host-mailgate_login=[A-Za-z0-9]" "$W/headers"
+expect_grep "refusal logged" "event=login_begin result=refused reason=too_many_states ip=127.0.0.1 " "$W/a.log"
+expect "no row beyond the bound" "$(web_sql "SELECT count(*) FROM web_login_states WHERE created_ip = '127.0.0.1' AND expires_at > now()")" 50
+web_sql "UPDATE web_login_states SET created_at = now() - interval '1 h',
+    expires_at = now() - interval '1 min'" >/dev/null
+expect "expired flows do not count" "$(web_get "$W/j6b" "$WEB_A/login" | cut -c1-3)" 302
+web_sql "DELETE FROM web_login_states WHERE expires_at <= now()" >/dev/null
 
 # Groups and domains.
 refused "no groups" 403 missing_group "$(web_signin "$W/j7" nogroup-ann@example.org)"

@@ -125,8 +125,8 @@ put_state(
 	struct secret *v = secret_from("verifier-0123456789-0123456789-"
 				       "0123456789-0123456789",
 	    52);
-	struct web_login_new ln = { "nonce-0123456789abcdef", v, return_to,
-		ttl };
+	struct web_login_new ln = { "nonce-0123456789abcdef", v, return_to, ttl,
+		NULL, 0 };
 	char *err = NULL;
 
 	web_store_hash(state, strlen(state), h);
@@ -166,6 +166,36 @@ login_state_round_trip(void **state)
 	assert_string_equal(st.return_to, "/inbox?x=1");
 	web_login_state_deinit(&st);
 	assert_null(st.verifier);
+}
+
+/* An address may have max_per_ip live states; others are not held up. */
+static void
+login_state_bound_per_address(void **state)
+{
+	struct fixture *f = *state;
+	struct secret *v = secret_from("verifier-0123456789-0123456789-"
+				       "0123456789-0123456789",
+	    52);
+	struct web_login_new ln = { "nonce-0123456789abcdef", v, NULL, 600,
+		"192.0.2.7", 3 };
+	unsigned char h[WEB_STORE_HASH_LEN];
+	char name[32], *err = NULL;
+	int i;
+
+	NEED_DB(f);
+	for (i = 0; i < 4; i++) {
+		(void)snprintf(name, sizeof(name), "state-bound-%d", i);
+		web_store_hash(name, strlen(name), h);
+		assert_int_equal(web_store_login_put(f->db, h, &ln, &err),
+		    i < 3 ? MG_OK : MG_PERMFAIL);
+	}
+	assert_non_null(strstr(err, "in progress"));
+	free(err);
+	err = NULL;
+	ln.ip = "192.0.2.8";
+	web_store_hash("state-bound-other", 17, h);
+	assert_int_equal(web_store_login_put(f->db, h, &ln, &err), MG_OK);
+	secret_free(&v);
 }
 
 /* Negative cases: each must say no, and say why. */
@@ -420,6 +450,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(login_state_round_trip),
+		cmocka_unit_test(login_state_bound_per_address),
 		cmocka_unit_test(login_state_refusals),
 		cmocka_unit_test(login_state_never_stored_in_clear),
 		cmocka_unit_test(login_state_rejects_bad_return_to),
