@@ -602,11 +602,12 @@ authsock_start(struct daemon *d, void **state_r)
 }
 
 static void
-authsock_reload(void *state)
+authsock_reload(void *state, const struct config *cfg)
 {
 	struct authsock *as = state;
 	struct penalty_settings set;
 
+	(void)cfg; /* the settings it reads are in as->d->live */
 	authsock_settings(as, &set);
 	penalty_configure(as->penalty, &set);
 }

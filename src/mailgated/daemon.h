@@ -57,8 +57,11 @@ struct daemon_service {
 	const char *name;
 	/* Open listeners; 0, or -1 after logging why (start-up fails). */
 	int (*start)(struct daemon *d, void **state_r);
-	/* SIGHUP: d->live and d->keyring were just replaced. */
-	void (*reload)(void *state);
+	/*
+	 * SIGHUP: d->live and d->keyring were just replaced; cfg is the
+	 * file just read (borrowed for the call only).
+	 */
+	void (*reload)(void *state, const struct config *cfg);
 	/* SIGTERM: stop accepting; answer what has been asked. */
 	void (*stop)(void *state);
 	/* True once nothing answered or in progress is left. */

@@ -839,7 +839,7 @@ http_service_start(struct daemon *d, void **state_r)
 }
 
 void
-http_service_reload(void *state)
+http_service_reload(void *state, const struct config *cfg)
 {
 	struct http *h = state;
 	struct token_keyring *kr = NULL;
@@ -847,9 +847,10 @@ http_service_reload(void *state)
 
 	if (h == NULL)
 		return;
-	if (token_keyring_load(h->cfg->tokens.key_file,
-		(const char *const *)h->cfg->tokens.previous_key_files.items,
-		h->cfg->tokens.previous_key_files.count, &kr, &err) < 0) {
+	/* The keys of the file just read, as the auth socket uses them. */
+	if (token_keyring_load(cfg->tokens.key_file,
+		(const char *const *)cfg->tokens.previous_key_files.items,
+		cfg->tokens.previous_key_files.count, &kr, &err) < 0) {
 		log_err("http: keeping the old token keys: %s", err);
 		free(err);
 		return;

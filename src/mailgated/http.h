@@ -18,7 +18,7 @@ extern const struct daemon_service http_service;
 
 /* The same, as plain functions for a main.c without a service table. */
 int http_service_start(struct daemon *d, void **state_r);
-void http_service_reload(void *state);
+void http_service_reload(void *state, const struct config *cfg);
 void http_service_stop(void *state);
 bool http_service_drained(void *state);
 void http_service_finish(void **statep);

@@ -133,7 +133,7 @@ main_reload(struct main_state *m)
 	token_keyring_free(&m->d.keyring);
 	m->d.keyring = kr;
 	for (i = 0; i < MAIN_NSERVICES; i++)
-		main_services[i]->reload(m->states[i]);
+		main_services[i]->reload(m->states[i], cfg);
 	config_free(&cfg);
 	log_info("main: reloaded configuration, key_id=%s",
 	    token_keyring_current_id(m->d.keyring));
