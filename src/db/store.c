@@ -45,6 +45,16 @@ store_fail(struct db *db, enum store_result ret)
 	return ret;
 }
 
+enum store_result
+store_end(struct db *db, enum store_result ret, char **errstr_r)
+{
+	if (ret != STORE_OK)
+		return store_fail(db, ret);
+	if (db_commit(db, errstr_r) < 0)
+		return STORE_TEMPFAIL;
+	return STORE_OK;
+}
+
 const char *
 store_result_str(enum store_result r)
 {

@@ -189,11 +189,7 @@ store_identity_link_do(
 		.target = target },
 	    &d, errstr_r);
 	free(target);
-	if (ret != STORE_OK)
-		return store_fail(db, ret);
-	if (db_commit(db, errstr_r) < 0)
-		return STORE_TEMPFAIL;
-	return STORE_OK;
+	return store_end(db, ret, errstr_r);
 }
 
 enum store_result
@@ -245,11 +241,7 @@ store_identity_unlink(struct db *db, const char *actor, const char *issuer,
 		.target = target },
 	    &d, errstr_r);
 	free(target);
-	if (ret != STORE_OK)
-		return store_fail(db, ret);
-	if (db_commit(db, errstr_r) < 0)
-		return STORE_TEMPFAIL;
-	return STORE_OK;
+	return store_end(db, ret, errstr_r);
 }
 
 enum store_result

@@ -72,11 +72,7 @@ store_mailbox_add(
 	    &(const struct store_audit_event){
 		.actor = actor, .action = "mailbox.add", .mailbox = address },
 	    NULL, errstr_r);
-	if (ret != STORE_OK)
-		return store_fail(db, ret);
-	if (db_commit(db, errstr_r) < 0)
-		return STORE_TEMPFAIL;
-	return STORE_OK;
+	return store_end(db, ret, errstr_r);
 }
 
 static void

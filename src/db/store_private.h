@@ -41,4 +41,11 @@ enum store_result store_mailbox_check(
 /* Roll back, keep ret: for "goto fail" paths. */
 enum store_result store_fail(struct db *db, enum store_result ret);
 
+/*
+ * End the transaction: commit when ret is STORE_OK (TEMPFAIL if the
+ * commit fails), else roll back and keep ret.
+ */
+enum store_result store_end(
+    struct db *db, enum store_result ret, char **errstr_r);
+
 #endif
