@@ -9,6 +9,7 @@
 #ifndef MAILGATE_DB_H
 #define MAILGATE_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,5 +122,50 @@ struct token_use {
  */
 enum mg_result db_token_touch(struct db *db, const struct token_use *uses,
     size_t count, size_t *written_r, char **errstr_r);
+
+/*
+ * Failed logins shared by every instance (sql/0004_auth_failures.sql).
+ * Counters are kept per client address and per mailbox.
+ */
+enum failure_kind {
+	FAILURE_ADDRESS,
+	FAILURE_MAILBOX,
+};
+
+/* A change to one counter, sent in a batch. */
+struct failure_change {
+	enum failure_kind kind;
+	char *key;             /* lower case, 1..320 bytes; owned */
+	unsigned int failures; /* to add (0: none) */
+	bool clear;            /* a success came first: forget the count */
+};
+
+/* A counter as the database has it after a batch. */
+struct failure_state {
+	enum failure_kind kind;
+	char *key; /* owned */
+	unsigned int failures;
+	uint64_t locked_ms; /* lock time left; 0 when not locked */
+};
+
+struct failure_sync {
+	unsigned int lockout_failures; /* 0 = never lock */
+	uint64_t lockout_ms;           /* lock length, counter lifetime */
+	const struct failure_change *changes;
+	size_t nchanges;
+	/* In and out: the database clock at the last sync ("" at first). */
+	char since[48];
+};
+
+/*
+ * One transaction: apply the changes (clears first; a lock is never
+ * cleared), set locks where a count reaches lockout_failures, drop
+ * counters older than a lockout, and return the changed counters plus
+ * every lock set since s->since (by any instance). *states_r is owned:
+ * free with failure_states_free().
+ */
+enum mg_result db_failures_sync(struct db *db, struct failure_sync *s,
+    struct failure_state **states_r, size_t *nstates_r, char **errstr_r);
+void failure_states_free(struct failure_state *states, size_t n);
 
 #endif

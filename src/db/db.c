@@ -462,3 +462,32 @@ db_fmt_int64(int64_t v, char *buf, size_t size)
 	(void)snprintf(buf, size, "%lld", (long long)v);
 	return buf;
 }
+
+void
+db_array_add(struct db_array *a, const char *s)
+{
+	size_t need = a->len + 2 * strlen(s) + 4; /* sep, quotes, NUL */
+	char sep = a->len == 0 ? '{' : ',';
+
+	if (a->buf == NULL || need > a->cap) {
+		a->cap = need * 2;
+		a->buf = xrealloc(a->buf, a->cap);
+	}
+	a->buf[a->len++] = sep;
+	a->buf[a->len++] = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			a->buf[a->len++] = '\\';
+		a->buf[a->len++] = *s;
+	}
+	a->buf[a->len++] = '"';
+	a->buf[a->len] = '\0';
+}
+
+const char *
+db_array_end(struct db_array *a)
+{
+	a->buf = xrealloc(a->buf, a->len + 3);
+	memcpy(a->buf + a->len, a->len == 0 ? "{}" : "}", a->len == 0 ? 3 : 2);
+	return a->buf;
+}

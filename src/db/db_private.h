@@ -72,4 +72,15 @@ bool db_col_bool(const PGresult *res, int row, int col);
 /* Decimal text of v into buf (>= 24 bytes); returns buf. */
 char *db_fmt_int64(int64_t v, char *buf, size_t size);
 
+/* A PostgreSQL array literal being built: "{" elements "}". */
+struct db_array {
+	char *buf;
+	size_t len, cap;
+};
+
+/* Append s as a quoted element. */
+void db_array_add(struct db_array *a, const char *s);
+/* Close the literal; returns its text (owned by a: free(a->buf)). */
+const char *db_array_end(struct db_array *a);
+
 #endif

@@ -162,48 +162,11 @@ db_token_ip_ok(const char *ip)
 	    inet_pton(AF_INET6, ip, buf) == 1;
 }
 
-/* A PostgreSQL array literal being built: "{" elements "}". */
-struct db_token_array {
-	char *buf;
-	size_t len, cap;
-};
-
-/* Append s as a quoted element. */
-static void
-db_token_array_add(struct db_token_array *a, const char *s)
-{
-	size_t need = a->len + 2 * strlen(s) + 4; /* sep, quotes, NUL */
-	char sep = a->len == 0 ? '{' : ',';
-
-	if (a->buf == NULL || need > a->cap) {
-		a->cap = need * 2;
-		a->buf = xrealloc(a->buf, a->cap);
-	}
-	a->buf[a->len++] = sep;
-	a->buf[a->len++] = '"';
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			a->buf[a->len++] = '\\';
-		a->buf[a->len++] = *s;
-	}
-	a->buf[a->len++] = '"';
-	a->buf[a->len] = '\0';
-}
-
-/* Close the literal; returns its text (owned by a). */
-static const char *
-db_token_array_end(struct db_token_array *a)
-{
-	a->buf = xrealloc(a->buf, a->len + 2);
-	memcpy(a->buf + a->len, "}", 2);
-	return a->buf;
-}
-
 enum mg_result
 db_token_touch(struct db *db, const struct token_use *uses, size_t count,
     size_t *written_r, char **errstr_r)
 {
-	struct db_token_array arr[4] = { { NULL, 0, 0 } };
+	struct db_array arr[4] = { { NULL, 0, 0 } };
 	const char *params[4];
 	enum mg_result ret = MG_OK;
 	uint64_t written = 0;
@@ -216,17 +179,17 @@ db_token_touch(struct db *db, const struct token_use *uses, size_t count,
 	for (i = 0; i < count; i++) {
 		if (!token_id_valid(uses[i].id))
 			continue; /* never ours: skip rather than fail all */
-		db_token_array_add(&arr[0], uses[i].id);
-		db_token_array_add(
+		db_array_add(&arr[0], uses[i].id);
+		db_array_add(
 		    &arr[1], db_fmt_int64(uses[i].at, num, sizeof(num)));
-		db_token_array_add(
+		db_array_add(
 		    &arr[2], db_token_ip_ok(uses[i].ip) ? uses[i].ip : "");
-		db_token_array_add(&arr[3], uses[i].service);
+		db_array_add(&arr[3], uses[i].service);
 	}
 	if (arr[0].buf == NULL)
 		return MG_OK;
 	for (k = 0; k < 4; k++)
-		params[k] = db_token_array_end(&arr[k]);
+		params[k] = db_array_end(&arr[k]);
 
 	res = db_exec(db, &db_token_touch_stmt, params, NULL, errstr_r);
 	if (res == NULL)

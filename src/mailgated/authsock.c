@@ -567,6 +567,15 @@ authsock_touch_tick(struct evloop_timer *t)
 	evloop_timer_set(as->d->loop, t, AUTHSOCK_TOUCH_INTERVAL_MS);
 }
 
+static void
+authsock_share_tick(struct evloop_timer *t)
+{
+	struct authsock *as = t->ctx;
+
+	authsock_share_flush(as);
+	evloop_timer_set(as->d->loop, t, AUTHSOCK_SHARE_INTERVAL_MS);
+}
+
 static void authsock_close_listeners(struct authsock *as);
 
 static int
@@ -584,6 +593,7 @@ authsock_start(struct daemon *d, void **state_r)
 	as->penalty = penalty_new(&set);
 	evloop_timer_init(&as->accept_timer, authsock_accept_resume, as);
 	evloop_timer_init(&as->touch_timer, authsock_touch_tick, as);
+	evloop_timer_init(&as->share_timer, authsock_share_tick, as);
 
 	if (authsock_unix_listen(as) < 0 ||
 	    (d->cfg->auth.tcp_listen != NULL &&
@@ -597,6 +607,8 @@ authsock_start(struct daemon *d, void **state_r)
 		return -1;
 	}
 	evloop_timer_set(d->loop, &as->touch_timer, AUTHSOCK_TOUCH_INTERVAL_MS);
+	authsock_share_flush(as); /* learn the locks in force at once */
+	evloop_timer_set(d->loop, &as->share_timer, AUTHSOCK_SHARE_INTERVAL_MS);
 	*state_r = as;
 	return 0;
 }
@@ -645,6 +657,8 @@ authsock_stop(void *state)
 	}
 	evloop_timer_cancel(as->d->loop, &as->touch_timer);
 	authsock_touch_flush(as);
+	evloop_timer_cancel(as->d->loop, &as->share_timer);
+	authsock_share_flush(as);
 }
 
 static bool
@@ -653,7 +667,8 @@ authsock_drained(void *state)
 	struct authsock *as = state;
 
 	/* Uses answered after stop() are flushed as they come. */
-	return as->busy == 0 && as->touch_inflight == 0 && as->nuses == 0;
+	return as->busy == 0 && as->touch_inflight == 0 && as->nuses == 0 &&
+	    as->share_inflight == 0;
 }
 
 static void
@@ -666,6 +681,7 @@ authsock_finish(void **statep)
 	while (as->conns != NULL)
 		authsock_conn_close(as->conns, NULL);
 	evloop_timer_cancel(as->d->loop, &as->touch_timer);
+	evloop_timer_cancel(as->d->loop, &as->share_timer);
 	penalty_free(&as->penalty);
 	free(as->use_slots);
 	free(as->uses);

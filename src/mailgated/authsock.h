@@ -52,8 +52,13 @@
 _Static_assert((AUTHSOCK_TOUCH_SLOTS & (AUTHSOCK_TOUCH_SLOTS - 1)) == 0 &&
 	AUTHSOCK_TOUCH_SLOTS >= 2 * AUTHSOCK_TOUCH_MAX,
     "the use table is a power of 2, at most half full");
+/*
+ * Failure counters go to the database and come back (with other
+ * instances' locks) in one background batch this often.
+ */
+#define AUTHSOCK_SHARE_INTERVAL_MS 1000
 /* Longest service= name we keep (token_use.service). */
-#define AUTHSOCK_SERVICE_MAX 15
+#define AUTHSOCK_SERVICE_MAX       15
 
 #define AUTHSOCK_MSG_FAILED "Authentication failed"
 #define AUTHSOCK_MSG_TEMP   "Temporary authentication failure"
@@ -143,6 +148,11 @@ struct authsock {
 	struct evloop_timer touch_timer;
 	unsigned int touch_inflight; /* 0 or 1 */
 	uint64_t db_warn_ms;         /* rate limit for database warnings */
+
+	struct evloop_timer share_timer;
+	unsigned int share_inflight; /* 0 or 1 */
+	char share_since[48];        /* failure_sync.since */
+	uint64_t share_warn_ms;      /* rate limit for its warnings */
 };
 
 /* authsock.c */
@@ -172,5 +182,12 @@ void authsock_req_fail_now(
 void authsock_req_flush_delays(struct authsock_conn *conn);
 /* Write the waiting uses as a background job, unless one is running. */
 void authsock_touch_flush(struct authsock *as);
+
+/* authsock_share.c */
+/*
+ * Send the penalty journal and fetch shared counters and locks, as a
+ * background job, unless one is running.
+ */
+void authsock_share_flush(struct authsock *as);
 
 #endif

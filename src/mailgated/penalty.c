@@ -6,6 +6,7 @@
  */
 #include "penalty.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,8 +15,14 @@
 #include "mailgate/xmalloc.h"
 
 /* Two tables (address, mailbox) of this many 2-way buckets each. */
-#define PENALTY_BUCKETS   8192
-#define PENALTY_MAX_SHIFT 3 /* delay grows to 8x failure_delay */
+#define PENALTY_BUCKETS       8192
+#define PENALTY_MAX_SHIFT     3 /* delay grows to 8x failure_delay */
+/* The journal's hash: at most half full. */
+#define PENALTY_JOURNAL_SLOTS ((size_t)2 * PENALTY_JOURNAL_MAX)
+_Static_assert((PENALTY_JOURNAL_MAX & (PENALTY_JOURNAL_MAX - 1)) == 0,
+    "the journal's slots are a power of 2");
+/* Keys longer than this are not shared (the table's CHECK). */
+#define PENALTY_KEY_MAX 320
 
 struct penalty_entry {
 	uint64_t key;     /* seeded hash; 0 = free */
@@ -28,7 +35,15 @@ struct penalty {
 	struct penalty_settings set;
 	uint64_t seed[2];
 	struct penalty_entry *tables[2]; /* [0] rip, [1] mailbox */
+
+	struct failure_change *journal; /* PENALTY_JOURNAL_MAX, njournal used */
+	size_t njournal;
+	unsigned int *jslots; /* index + 1, 0 = free */
+	uint64_t jdropped;
 };
+
+_Static_assert(FAILURE_ADDRESS == 0 && FAILURE_MAILBOX == 1,
+    "a table's index is its failure_kind");
 
 struct penalty *
 penalty_new(const struct penalty_settings *set)
@@ -41,6 +56,8 @@ penalty_new(const struct penalty_settings *set)
 	for (i = 0; i < 2; i++)
 		p->tables[i] = xcalloc(
 		    (size_t)PENALTY_BUCKETS * 2, sizeof(struct penalty_entry));
+	p->journal = xcalloc(PENALTY_JOURNAL_MAX, sizeof(*p->journal));
+	p->jslots = xcalloc(PENALTY_JOURNAL_SLOTS, sizeof(*p->jslots));
 	return p;
 }
 
@@ -53,6 +70,10 @@ penalty_free(struct penalty **pp)
 		return;
 	free(p->tables[0]);
 	free(p->tables[1]);
+	while (p->njournal > 0)
+		free(p->journal[--p->njournal].key);
+	free(p->journal);
+	free(p->jslots);
 	free(p);
 	*pp = NULL;
 }
@@ -115,6 +136,65 @@ penalty_lookup(struct penalty *p, unsigned int table, const char *s,
 	return e;
 }
 
+/*
+ * The journal entry for key s in table, or NULL. With create, a new one
+ * (NULL when the journal is full: the change is dropped and counted).
+ */
+static struct failure_change *
+penalty_journal(
+    struct penalty *p, unsigned int table, const char *s, bool create)
+{
+	char key[PENALTY_KEY_MAX + 1];
+	struct failure_change *c;
+	size_t i, len, k;
+
+	len = strlen(s);
+	if (len == 0 || len > PENALTY_KEY_MAX)
+		return NULL;
+	memcpy(key, s, len + 1);
+	for (k = 0; k < len; k++)
+		key[k] = (char)tolower((unsigned char)key[k]);
+	i = (size_t)penalty_hash(p, table, key) & (PENALTY_JOURNAL_SLOTS - 1);
+	for (; p->jslots[i] != 0; i = (i + 1) & (PENALTY_JOURNAL_SLOTS - 1)) {
+		c = &p->journal[p->jslots[i] - 1];
+		if ((unsigned int)c->kind == table && strcmp(c->key, key) == 0)
+			return c;
+	}
+	if (!create)
+		return NULL;
+	if (p->njournal == PENALTY_JOURNAL_MAX) {
+		p->jdropped++;
+		return NULL;
+	}
+	c = &p->journal[p->njournal++];
+	p->jslots[i] = (unsigned int)p->njournal;
+	c->kind = (enum failure_kind)table;
+	c->key = xstrdup(key);
+	c->failures = 0;
+	c->clear = false;
+	return c;
+}
+
+static void
+penalty_note_failure(struct penalty *p, unsigned int table, const char *s)
+{
+	struct failure_change *c = penalty_journal(p, table, s, true);
+
+	if (c != NULL && c->failures < UINT32_MAX)
+		c->failures++;
+}
+
+static void
+penalty_note_clear(struct penalty *p, unsigned int table, const char *s)
+{
+	struct failure_change *c = penalty_journal(p, table, s, true);
+
+	if (c != NULL) {
+		c->failures = 0; /* failures noted before it are forgotten */
+		c->clear = true;
+	}
+}
+
 bool
 penalty_locked(
     struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms)
@@ -161,13 +241,16 @@ penalty_fail(
 	unsigned int n = 1, m;
 
 	e = penalty_lookup(p, 0, rip, now_ms, true);
-	if (e != NULL)
+	if (e != NULL) {
 		n = penalty_count(p, e, now_ms);
+		penalty_note_failure(p, 0, rip);
+	}
 	e = penalty_lookup(p, 1, mailbox, now_ms, true);
 	if (e != NULL) {
 		m = penalty_count(p, e, now_ms);
 		if (m > n)
 			n = m;
+		penalty_note_failure(p, 1, mailbox);
 	}
 	return penalty_shift(p, n);
 }
@@ -195,11 +278,58 @@ penalty_success(
 	struct penalty_entry *e;
 
 	e = penalty_lookup(p, 0, rip, now_ms, false);
-	if (e != NULL && e->locked_until_ms <= now_ms)
+	if (e != NULL && e->locked_until_ms <= now_ms) {
 		memset(e, 0, sizeof(*e));
+		penalty_note_clear(p, 0, rip);
+	}
 	if (mailbox == NULL || *mailbox == '\0')
 		return;
 	e = penalty_lookup(p, 1, mailbox, now_ms, false);
-	if (e != NULL && e->locked_until_ms <= now_ms)
+	if (e != NULL && e->locked_until_ms <= now_ms) {
 		memset(e, 0, sizeof(*e));
+		penalty_note_clear(p, 1, mailbox);
+	}
+}
+
+struct failure_change *
+penalty_take(struct penalty *p, size_t *n_r, uint64_t *dropped_r)
+{
+	struct failure_change *out = p->journal;
+
+	*n_r = p->njournal;
+	*dropped_r = p->jdropped;
+	p->journal = xcalloc(PENALTY_JOURNAL_MAX, sizeof(*p->journal));
+	p->njournal = 0;
+	p->jdropped = 0;
+	memset(p->jslots, 0, PENALTY_JOURNAL_SLOTS * sizeof(*p->jslots));
+	return out;
+}
+
+void
+penalty_merge(struct penalty *p, const struct failure_state *states, size_t n,
+    uint64_t now_ms)
+{
+	const struct failure_change *c;
+	struct penalty_entry *e;
+	unsigned int table;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		table = states[i].kind == FAILURE_MAILBOX ? 1 : 0;
+		c = penalty_journal(p, table, states[i].key, false);
+		if (states[i].locked_ms == 0 &&
+		    (states[i].failures == 0 || (c != NULL && c->clear)))
+			continue;
+		e = penalty_lookup(p, table, states[i].key, now_ms, true);
+		if (e == NULL)
+			continue;
+		if (c == NULL || !c->clear) {
+			if (states[i].failures > e->failures)
+				e->failures = states[i].failures;
+		}
+		if (states[i].locked_ms > 0 &&
+		    now_ms + states[i].locked_ms > e->locked_until_ms)
+			e->locked_until_ms = now_ms + states[i].locked_ms;
+		e->last_ms = now_ms;
+	}
 }

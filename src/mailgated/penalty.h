@@ -3,17 +3,25 @@
  * penalty.h - failed logins per remote address and per mailbox: a delay
  * that grows with each failure and a temporary lockout.
  *
- * XXX: the counters live in this process only. Several mailgated
- * instances on one database each keep their own, so an attacker spread
- * over N instances gets N times the attempts before a lockout
- * (docs/KNOWN_ISSUES.md, "Failure counters are per instance"). Memory is
- * fixed: a full table forgets its oldest entries.
+ * Decisions use this process's tables, so a login never waits for the
+ * database. Every change is also noted in a journal that authsock sends
+ * to PostgreSQL about once a second (db_failures_sync); what comes back
+ * (totals, and locks other instances set) is merged in, so counters and
+ * lockouts hold across every instance sharing the database. Memory is
+ * fixed: a full table forgets its oldest entries, a full journal drops
+ * changes (counted).
  */
 #ifndef MAILGATED_PENALTY_H
 #define MAILGATED_PENALTY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "mailgate/db.h"
+
+/* Distinct keys the journal holds between two batches. */
+#define PENALTY_JOURNAL_MAX 1024
 
 struct penalty;
 
@@ -47,5 +55,20 @@ uint64_t penalty_delay(
 /* A success forgets both keys' failures. */
 void penalty_success(
     struct penalty *p, const char *rip, const char *mailbox, uint64_t now_ms);
+
+/*
+ * Hand over the changes noted since the last call (owned: free each key
+ * and the array), and how many were dropped because the journal was
+ * full. Empties the journal.
+ */
+struct failure_change *penalty_take(
+    struct penalty *p, size_t *n_r, uint64_t *dropped_r);
+/*
+ * Merge counters as the database has them: counts and locks only grow
+ * here. A count whose key a success cleared since the batch was taken is
+ * ignored.
+ */
+void penalty_merge(struct penalty *p, const struct failure_state *states,
+    size_t n, uint64_t now_ms);
 
 #endif
