@@ -14,8 +14,9 @@
 # local path; a flow begun on one instance and finished on another;
 # ES256 after a provider restart; a key rotation without restarting
 # mailgated; HS256 refused while the provider publishes asymmetric keys,
-# accepted with an empty JWKS (Authentik without a signing key); nothing
-# secret in logs.
+# accepted with an empty JWKS (Authentik without a signing key); a
+# server key rotation by SIGHUP (web and auth socket); nothing secret in
+# logs.
 set -euo pipefail
 # shellcheck source=test_web_lib.bash
 . "$(dirname "$0")/test_web_lib.bash"
@@ -255,6 +256,72 @@ expect "HS256 with an empty JWKS" \
     "$(web_signin "$W/hs2.jar" gina@example.org)" "303 $WEB_A/"
 web_idp_stop
 web_idp_start RS256
+
+# --- server key rotation by SIGHUP -------------------------------------------
+# Both services take the keys from the reloaded configuration: the web
+# page hashes new tokens with the new key, the auth socket accepts the
+# old key's tokens while it is listed in previous_key_files and refuses
+# them (key_retired) once it is not; a broken file changes nothing.
+. "$MG_SRC/tests/proto/authsock_lib.sh"
+keyid()
+{
+	{ printf 'mailgate key id'; cat "$1"; } | sha256sum | cut -c1-8
+}
+# web_token JAR LABEL: create an imap token on A's page; print it.
+web_token()
+{
+	web_get "$1" "$WEB_A/" >/dev/null
+	web_post "$1" "$WEB_A/tokens" "csrf=$(web_csrf)" "label=$2" \
+	    "scope=imap" "expiry=30d" >/dev/null
+	grep -oE 'mgt_[0-9a-z]{12}_[0-9A-Za-z]{36}' "$W/body" | head -n 1
+}
+# hup_a N: SIGHUP A and wait for its Nth reload line (ok or failed).
+hup_a()
+{
+	local i
+	kill -HUP "${MGD_PIDS[a]}"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -cE 'reloaded configuration|reload failed' "$W/a.log")" -ge "$1" ] &&
+		    return 0
+		sleep 0.1
+	done
+	fail "no reload line $1 in a.log"
+}
+OLD_ID=$(keyid "$W/token.key")
+tb_keyfile "$W/token2.key"
+NEW_ID=$(keyid "$W/token2.key")
+J=$W/henry.jar
+expect "sign-in before the rotation" \
+    "$(web_signin "$J" henry@example.org)" "303 $WEB_A/"
+T_OLD=$(web_token "$J" before)
+cp "$W/a.conf" "$W/a.conf.orig"
+sed -i "s|^key_file = .*|key_file = $W/token2.key\nprevious_key_files = $W/token.key|" \
+    "$W/a.conf"
+hup_a 1
+expect_grep "reload names the new key" "reloaded configuration, key_id=$NEW_ID" "$W/a.log"
+T_NEW=$(web_token "$J" after)
+expect "web token before: old key" \
+    "$(web_sql "SELECT key_id FROM app_tokens WHERE public_id = '${T_OLD:4:12}'")" "$OLD_ID"
+expect "web token after: new key" \
+    "$(web_sql "SELECT key_id FROM app_tokens WHERE public_id = '${T_NEW:4:12}'")" "$NEW_ID"
+expect "old key's token on the socket" \
+    "$(as_auth "$W/a.sock" imap henry@example.org "$T_OLD")" OK
+expect "new key's token on the socket" \
+    "$(as_auth "$W/a.sock" imap henry@example.org "$T_NEW")" OK
+sed -i '/^previous_key_files = /d' "$W/a.conf"
+hup_a 2
+expect "retired key's token refused" \
+    "$(as_auth "$W/a.sock" imap henry@example.org "$T_OLD")" FAIL
+expect_grep "refusal says key_retired" \
+    "token_id=${T_OLD:4:12} result=fail reason=key_retired" "$W/a.log"
+sed -i "s|^key_file = .*|key_file = $W/missing.key|" "$W/a.conf"
+hup_a 3
+expect_grep "broken reload refused" "reload failed, keeping the old settings" "$W/a.log"
+expect "new key's token after a broken reload" \
+    "$(as_auth "$W/a.sock" imap henry@example.org "$T_NEW")" OK
+expect "web still issues with the new key" \
+    "$(web_sql "SELECT key_id FROM app_tokens WHERE public_id = '$(web_token "$J" broken | cut -c5-16)'")" "$NEW_ID"
+cp "$W/a.conf.orig" "$W/a.conf"
 
 # --- nothing secret in the logs -------------------------------------------
 for f in "$W/a.log" "$W/b.log"; do
