@@ -6,11 +6,12 @@
 -- the locks other instances set, so a lockout holds on every instance
 -- and a guesser gains nothing by spreading attempts over several. Rows
 -- whose failures are older than a lockout, and not locked, are deleted
--- by the next batch.
+-- by the next batch. "mailgate lockout clear" sets failures to 0 and
+-- locked_at to now(): the instances see that as a lifted lock.
 CREATE TABLE auth_failures (
 	kind text NOT NULL CHECK (kind IN ('address', 'mailbox')),
 	key text NOT NULL CHECK (length(key) BETWEEN 1 AND 320),
-	failures integer NOT NULL CHECK (failures > 0),
+	failures integer NOT NULL CHECK (failures >= 0),
 	last_failed_at timestamptz NOT NULL,
 	locked_until timestamptz,
 	locked_at timestamptz,

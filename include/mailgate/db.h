@@ -140,7 +140,10 @@ struct failure_change {
 	bool clear;            /* a success came first: forget the count */
 };
 
-/* A counter as the database has it after a batch. */
+/*
+ * A counter as the database has it after a batch. failures 0: an admin
+ * lifted its lock and cleared it ("mailgate lockout clear").
+ */
 struct failure_state {
 	enum failure_kind kind;
 	char *key; /* owned */
@@ -161,8 +164,8 @@ struct failure_sync {
  * One transaction: apply the changes (clears first; a lock is never
  * cleared), set locks where a count reaches lockout_failures, drop
  * counters older than a lockout, and return the changed counters plus
- * every lock set since s->since (by any instance). *states_r is owned:
- * free with failure_states_free().
+ * every lock set or lifted since s->since (by any instance). *states_r is
+ * owned: free with failure_states_free().
  */
 enum mg_result db_failures_sync(struct db *db, struct failure_sync *s,
     struct failure_state **states_r, size_t *nstates_r, char **errstr_r);

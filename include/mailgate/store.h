@@ -225,6 +225,33 @@ enum store_result store_audit_query(struct db *db,
     size_t *count_r, char **errstr_r);
 void store_audit_list_free(struct store_audit **listp, size_t count);
 
+/* ---- failed-login counters (sql/0004_auth_failures.sql) ---- */
+
+#define STORE_LOCKOUT_KEY_MAX 320
+
+struct store_lockout {
+	char kind[8]; /* "address" or "mailbox" */
+	char key[STORE_LOCKOUT_KEY_MAX + 1];
+	unsigned int failures;
+	int64_t last_failed_at; /* unix seconds */
+	int64_t locked_until;   /* 0: not locked */
+};
+
+/*
+ * Owned array: free(). Locked counters, and with window_s > 0 also those
+ * with a failure in the last window_s seconds ([auth] lockout_time);
+ * locks first, then by last failure, newest first.
+ */
+enum store_result store_lockout_list(struct db *db, int64_t window_s,
+    struct store_lockout **list_r, size_t *count_r, char **errstr_r);
+/*
+ * Lift the lock on a client address or mailbox (key, lower case) and
+ * forget its failures, on every mailgated within about two seconds.
+ * Audit "lockout.clear". NOT_FOUND when nothing counts for key.
+ */
+enum store_result store_lockout_clear(
+    struct db *db, const char *actor, const char *key, char **errstr_r);
+
 /* Borrowed static text: "ok", "not found", "exists", ... */
 const char *store_result_str(enum store_result r);
 

@@ -145,6 +145,10 @@ int cmd_link_remove(
     struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_audit_list(
     struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lockout_list(
+    struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lockout_clear(
+    struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_config_check(
     struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
 

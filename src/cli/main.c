@@ -72,6 +72,15 @@ static const struct cli_cmd main_cmds[] = {
 	    cmd_link_add },
 	{ "link", "remove", "--issuer URL --subject SUB [--mailbox ADDR]", 0, 0,
 	    "Remove the link of an identity.\n", cmd_link_remove },
+	{ "lockout", "list", "[--all] [--json]", 0, 0,
+	    "List the client addresses and mailboxes locked out after\n"
+	    "failed logins, on every mailgated sharing this database.\n"
+	    "--all adds those with failures within [auth] lockout_time.\n",
+	    cmd_lockout_list },
+	{ "lockout", "clear", "ADDR|IP", 1, 1,
+	    "Lift the lockout of a mailbox or client address and forget its\n"
+	    "failures; every mailgated follows within about 2 seconds.\n",
+	    cmd_lockout_clear },
 	{ NULL, "audit",
 	    "[--mailbox ADDR] [--since 2026-01-01|7d] [--limit N] [--json]", 0,
 	    0,

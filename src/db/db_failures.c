@@ -64,8 +64,8 @@ static const struct db_stmt db_failures_add = {
 	"INSERT INTO auth_failures AS f "
 	"(kind, key, failures, last_failed_at, locked_until, locked_at) "
 	"SELECT u.kind, u.key, u.n, now(), "
-	"CASE WHEN $4::int > 0 AND u.n >= $4::int THEN now() + " DB_FAILURES_LIFE
-	" END, "
+	"CASE WHEN $4::int > 0 AND u.n >= $4::int "
+	"THEN now() + " DB_FAILURES_LIFE " END, "
 	"CASE WHEN $4::int > 0 AND u.n >= $4::int THEN now() END "
 	"FROM (SELECT kind, key, least(sum(n), " DB_FAILURES_MAX_COUNT
 	")::int AS n FROM unnest($1::text[], $2::text[], $3::int[]) "
@@ -83,13 +83,15 @@ static const struct db_stmt db_failures_add = {
 };
 
 /*
- * Locks set since the last sync, by anyone. The window reaches back 10 s
- * before it, for batches that began earlier but committed later.
+ * Locks set or lifted (failures 0) since the last sync, by anyone. The
+ * window reaches back 10 s before it, for batches that began earlier but
+ * committed later.
  */
 static const struct db_stmt db_failures_locks = {
 	"failures_locks",
 	"SELECT f.kind, f.key, f.failures, " DB_FAILURES_LEFT
-	" FROM auth_failures f WHERE f.locked_until > now() AND "
+	" FROM auth_failures f WHERE "
+	"(f.locked_until > now() OR f.failures = 0) AND "
 	"f.locked_at > coalesce(nullif($1, '')::timestamptz, '-infinity') "
 	"- interval '10 seconds' ORDER BY f.locked_at DESC LIMIT 4096",
 	1,

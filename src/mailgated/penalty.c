@@ -316,9 +316,15 @@ penalty_merge(struct penalty *p, const struct failure_state *states, size_t n,
 
 	for (i = 0; i < n; i++) {
 		table = states[i].kind == FAILURE_MAILBOX ? 1 : 0;
+		if (states[i].failures == 0) { /* lifted by an admin */
+			e = penalty_lookup(
+			    p, table, states[i].key, now_ms, false);
+			if (e != NULL)
+				memset(e, 0, sizeof(*e));
+			continue;
+		}
 		c = penalty_journal(p, table, states[i].key, false);
-		if (states[i].locked_ms == 0 &&
-		    (states[i].failures == 0 || (c != NULL && c->clear)))
+		if (states[i].locked_ms == 0 && c != NULL && c->clear)
 			continue;
 		e = penalty_lookup(p, table, states[i].key, now_ms, true);
 		if (e == NULL)

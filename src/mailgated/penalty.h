@@ -65,8 +65,9 @@ struct failure_change *penalty_take(
     struct penalty *p, size_t *n_r, uint64_t *dropped_r);
 /*
  * Merge counters as the database has them: counts and locks only grow
- * here. A count whose key a success cleared since the batch was taken is
- * ignored.
+ * here, except that a counter an admin cleared (failures 0) is
+ * forgotten, lock and all. A count whose key a success cleared since the
+ * batch was taken is ignored.
  */
 void penalty_merge(struct penalty *p, const struct failure_state *states,
     size_t n, uint64_t now_ms);

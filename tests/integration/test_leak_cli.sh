@@ -85,6 +85,8 @@ x link add alice@example.org --issuer https://id.example.org/ --subject s
 x link add alice@example.org --issuer https://id.example.org/ --subject s
 x link list --json; x link remove --issuer https://id.example.org/ --subject s
 x audit; x audit --json --limit 0; x audit --since "$FAKE"
+x lockout list; x lockout list --all --json; x lockout clear 192.0.2.1
+x lockout clear "$FAKE"; x lockout clear "$TOK"; x lockout clear "$TOK@x"
 x frobnicate "$FAKE"; x mailbox list "--$FAKE"
 xin "$TOK" token verify alice@example.org
 
