@@ -6,11 +6,12 @@
  */
 #include "penalty.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "mailgate/limits.h"
+#include "mailgate/parse.h"
 #include "mailgate/secret.h"
 #include "mailgate/xmalloc.h"
 
@@ -137,6 +138,36 @@ penalty_lookup(struct penalty *p, unsigned int table, const char *s,
 }
 
 /*
+ * The shared form of key s into key, or -1 when s is not shared. Only
+ * keys the database takes are: client addresses (printable ASCII, as
+ * authsock parsed them, in lower case) and user names that are valid
+ * mail addresses (canonical); other names count in this process only,
+ * as they can be no mailbox's.
+ */
+static int
+penalty_key(unsigned int table, const char *s, char key[PENALTY_KEY_MAX + 1])
+{
+	const char *why;
+	size_t len, k;
+
+	len = strlen(s);
+	if (len == 0 || len > PENALTY_KEY_MAX)
+		return -1;
+	if (table == 1) {
+		_Static_assert(ADDRESS_MAX <= PENALTY_KEY_MAX, "keys fit");
+		return address_normalize(s, key, &why);
+	}
+	memcpy(key, s, len + 1);
+	for (k = 0; k < len; k++) {
+		if (key[k] <= ' ' || key[k] > '~')
+			return -1;
+		if (key[k] >= 'A' && key[k] <= 'Z')
+			key[k] = (char)(key[k] - 'A' + 'a');
+	}
+	return 0;
+}
+
+/*
  * The journal entry for key s in table, or NULL. With create, a new one
  * (NULL when the journal is full: the change is dropped and counted).
  */
@@ -146,14 +177,10 @@ penalty_journal(
 {
 	char key[PENALTY_KEY_MAX + 1];
 	struct failure_change *c;
-	size_t i, len, k;
+	size_t i;
 
-	len = strlen(s);
-	if (len == 0 || len > PENALTY_KEY_MAX)
+	if (penalty_key(table, s, key) < 0)
 		return NULL;
-	memcpy(key, s, len + 1);
-	for (k = 0; k < len; k++)
-		key[k] = (char)tolower((unsigned char)key[k]);
 	i = (size_t)penalty_hash(p, table, key) & (PENALTY_JOURNAL_SLOTS - 1);
 	for (; p->jslots[i] != 0; i = (i + 1) & (PENALTY_JOURNAL_SLOTS - 1)) {
 		c = &p->journal[p->jslots[i] - 1];
