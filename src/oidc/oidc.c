@@ -7,6 +7,8 @@
  */
 #include "oidc_private.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -137,6 +139,27 @@ oidc_set_algs(struct oidc *o, const struct oidc_params *p, char **errstr_r)
 	return 0;
 }
 
+/*
+ * A CA file that cannot be read would fail every request to the provider
+ * with a vague TLS error: say so at start-up instead.
+ */
+static int
+oidc_check_ca_file(const char *path, char **errstr_r)
+{
+	FILE *f;
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	f = fopen(path, "r");
+	if (f == NULL) {
+		*errstr_r = xasprintf("[oidc] ca_file %s: %s",
+		    log_safe(path, 200), strerror(errno));
+		return -1;
+	}
+	(void)fclose(f);
+	return 0;
+}
+
 static int
 oidc_check_params(const struct oidc_params *p, char **errstr_r)
 {
@@ -169,7 +192,7 @@ oidc_check_params(const struct oidc_params *p, char **errstr_r)
 		*errstr_r = xstrdup("[oidc] clock_skew: 0 to 300 seconds");
 		return -1;
 	}
-	return 0;
+	return oidc_check_ca_file(p->ca_file, errstr_r);
 }
 
 int

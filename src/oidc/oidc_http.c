@@ -23,6 +23,8 @@ struct oidc_http_sink {
 	size_t len;
 	size_t cap;
 	bool too_big;
+	char
+	    errbuf[CURL_ERROR_SIZE]; /* curl's detail, such as the TLS reason */
 };
 
 /* curl write callback: keep at most IDP_RESPONSE_MAX bytes, then abort. */
@@ -147,6 +149,7 @@ oidc_http_setopts(CURL *c, const struct oidc *oidc,
 	    c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)IDP_RESPONSE_MAX);
 	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, oidc_http_write);
 	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, sink->errbuf);
 	(void)curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	if (req->body != NULL) {
 		(void)curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -169,8 +172,17 @@ oidc_http_failure(CURLcode rc, const struct oidc_http_req *req,
 		    req->what, log_safe(req->url, 200), curl_easy_strerror(rc));
 		return MG_PERMFAIL;
 	}
+	if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+		*errstr_r = xasprintf("%s: %s: %s (if the provider's "
+				      "certificate comes from a private CA, "
+				      "set [oidc] ca_file to that CA)",
+		    req->what, log_safe(req->url, 200),
+		    sink->errbuf[0] != '\0' ? sink->errbuf :
+					      curl_easy_strerror(rc));
+		return MG_TEMPFAIL;
+	}
 	*errstr_r = xasprintf("%s: %s: %s", req->what, log_safe(req->url, 200),
-	    curl_easy_strerror(rc));
+	    sink->errbuf[0] != '\0' ? sink->errbuf : curl_easy_strerror(rc));
 	return MG_TEMPFAIL;
 }
 
@@ -194,7 +206,7 @@ enum mg_result
 oidc_http_fetch(const struct oidc *oidc, const struct oidc_http_req *req,
     struct oidc_http_reply *reply, char **errstr_r)
 {
-	struct oidc_http_sink sink = { NULL, 0, 0, false };
+	struct oidc_http_sink sink = { NULL, 0, 0, false, "" };
 	struct curl_slist *headers = NULL;
 	enum mg_result ret = MG_OK;
 	CURLcode rc;

@@ -12,6 +12,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
 
 import Provider from 'oidc-provider';
@@ -20,7 +21,14 @@ const env = process.env;
 const HOST = '127.0.0.1';
 const PORT = Number.parseInt(env.MG_IDP_PORT || '9400', 10);
 const MOUNT = '/application/o/mail';
-const ISSUER = `http://${HOST}:${PORT}${MOUNT}/`;
+// MG_IDP_TLS_CERT and MG_IDP_TLS_KEY (PEM files): serve https, as a real
+// provider does, so that mailgate's [oidc] ca_file can be tested.
+const TLS = env.MG_IDP_TLS_CERT && env.MG_IDP_TLS_KEY ? {
+  cert: fs.readFileSync(env.MG_IDP_TLS_CERT),
+  key: fs.readFileSync(env.MG_IDP_TLS_KEY),
+} : null;
+const SCHEME = TLS ? 'https' : 'http';
+const ISSUER = `${SCHEME}://${HOST}:${PORT}${MOUNT}/`;
 const CLIENT_ID = env.MG_IDP_CLIENT_ID || 'mailgate';
 const CLIENT_SECRET = env.MG_IDP_CLIENT_SECRET ||
   'mailgate-test-client-secret-0123456789abcdef';
@@ -341,7 +349,7 @@ function control(req, res, url) {
 }
 
 async function handle(req, res) {
-  const url = new URL(req.url, `http://${HOST}:${PORT}`);
+  const url = new URL(req.url, `${SCHEME}://${HOST}:${PORT}`);
 
   if (url.pathname.startsWith('/_test/')) {
     control(req, res, url);
@@ -370,7 +378,7 @@ async function handle(req, res) {
   callback(req, res);
 }
 
-const server = http.createServer((req, res) => {
+function serve(req, res) {
   handle(req, res).catch((err) => {
     log(`request failed: ${err.message}`);
     if (!res.headersSent) {
@@ -378,7 +386,8 @@ const server = http.createServer((req, res) => {
     }
     res.end('internal error\n');
   });
-});
+}
+const server = TLS ? https.createServer(TLS, serve) : http.createServer(serve);
 
 saveState();
 server.listen(PORT, HOST, () => {

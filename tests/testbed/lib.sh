@@ -674,12 +674,16 @@ tb_mailgated_as_mailgate()
 # tb_idp_url PORT: the issuer (with its trailing slash).
 tb_idp_url()
 {
-	printf 'http://127.0.0.1:%s%s\n' "$1" "$MG_IDP_MOUNT"
+	local scheme=http
+
+	[ -z "${MG_IDP_TLS_CERT:-}" ] || scheme=https
+	printf '%s://127.0.0.1:%s%s\n' "$scheme" "$1" "$MG_IDP_MOUNT"
 }
 
 # tb_idp_start DIR PORT: tests/idp/provider.js on 127.0.0.1:PORT, state
 # and log in DIR. Ready when its discovery document answers. Honours the
-# MG_IDP_* variables of tests/idp/README.md.
+# MG_IDP_* variables of tests/idp/README.md; with MG_IDP_TLS_CERT it
+# serves https, checked against the CA file MG_IDP_CA.
 tb_idp_start()
 {
 	local dir=$1 port=$2 pid i disc
@@ -703,7 +707,8 @@ tb_idp_start()
 	tb_started pid "$dir/pid"
 	disc="$(tb_idp_url "$port").well-known/openid-configuration"
 	for ((i = 0; i < 300; i++)); do
-		if curl -fsS -o /dev/null --max-time 2 "$disc" 2>/dev/null; then
+		if curl -fsS -o /dev/null --max-time 2 \
+		    ${MG_IDP_CA:+--cacert "$MG_IDP_CA"} "$disc" 2>/dev/null; then
 			return 0
 		fi
 		if ! tb_pid_alive "$pid"; then

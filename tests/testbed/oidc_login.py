@@ -32,7 +32,9 @@ import hashlib
 import html.parser
 import http.cookiejar
 import json
+import os
 import secrets
+import ssl
 import sys
 import urllib.error
 import urllib.parse
@@ -72,7 +74,7 @@ class FormParser(html.parser.HTMLParser):
 
 
 class Browser:
-    def __init__(self, jar_path, verbose, timeout):
+    def __init__(self, jar_path, verbose, timeout, cafile=None):
         if jar_path:
             self.jar = http.cookiejar.MozillaCookieJar(jar_path)
             try:
@@ -81,8 +83,10 @@ class Browser:
                 pass
         else:
             self.jar = http.cookiejar.CookieJar()
+        tls = ssl.create_default_context(cafile=cafile or None)
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect(),
+            urllib.request.HTTPSHandler(context=tls))
         self.verbose = verbose
         self.timeout = timeout
 
@@ -227,6 +231,8 @@ def main():
     ap.add_argument("--jar", help="Netscape cookie file to load and save")
     ap.add_argument("--max-steps", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=10.0)
+    ap.add_argument("--cafile", default=os.environ.get("MG_IDP_CA", ""),
+                    help="CA file for an https provider (env MG_IDP_CA)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--issuer", help="relying-party mode: the issuer")
     ap.add_argument("--client-id", default="mailgate")
@@ -240,7 +246,7 @@ def main():
     if bool(args.url) == bool(args.issuer):
         ap.error("give either URL or --issuer")
 
-    browser = Browser(args.jar, args.verbose, args.timeout)
+    browser = Browser(args.jar, args.verbose, args.timeout, args.cafile)
     if args.issuer:
         rc, status, url = relying_party(browser, args)
     else:
