@@ -182,6 +182,13 @@ void authsock_req_fail_now(
 void authsock_req_flush_delays(struct authsock_conn *conn);
 /* Write the waiting uses as a background job, unless one is running. */
 void authsock_touch_flush(struct authsock *as);
+/*
+ * The start of a database job's run(): forget the error of a first try
+ * on a broken connection. Without a connection (db NULL), set *res_r to
+ * MG_TEMPFAIL and *errstr_r, and return false.
+ */
+bool authsock_job_ready(
+    const struct db *db, enum mg_result *res_r, char **errstr_r);
 
 /* authsock_share.c */
 /*

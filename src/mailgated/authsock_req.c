@@ -391,18 +391,25 @@ authsock_req_check(struct authsock_req *req, const struct token_record *rec)
 	    token_reason_str(reason), rec);
 }
 
+bool
+authsock_job_ready(const struct db *db, enum mg_result *res_r, char **errstr_r)
+{
+	free(*errstr_r); /* from a first try on a broken connection */
+	*errstr_r = NULL;
+	if (db != NULL)
+		return true;
+	*res_r = MG_TEMPFAIL;
+	*errstr_r = xstrdup("no database connection");
+	return false;
+}
+
 static enum mg_result
 authsock_fetch_run(struct dbpool_job *job, struct db *db)
 {
 	struct authsock_fetch *f = (struct authsock_fetch *)job;
 
-	free(f->errstr);
-	f->errstr = NULL;
-	if (db == NULL) {
-		f->res = MG_TEMPFAIL;
-		f->errstr = xstrdup("no database connection");
+	if (!authsock_job_ready(db, &f->res, &f->errstr))
 		return f->res;
-	}
 	f->res = db_token_fetch(db, f->id, &f->rec, &f->errstr);
 	return f->res;
 }
@@ -685,13 +692,8 @@ authsock_touch_run(struct dbpool_job *job, struct db *db)
 {
 	struct authsock_touch *t = (struct authsock_touch *)job;
 
-	free(t->errstr); /* from a first try on a broken connection */
-	t->errstr = NULL;
-	if (db == NULL) {
-		t->res = MG_TEMPFAIL;
-		t->errstr = xstrdup("no database connection");
+	if (!authsock_job_ready(db, &t->res, &t->errstr))
 		return t->res;
-	}
 	t->res = db_token_touch(db, t->uses, t->count, &t->written, &t->errstr);
 	return t->res;
 }

@@ -34,13 +34,8 @@ authsock_share_run(struct dbpool_job *job, struct db *db)
 {
 	struct authsock_share *t = (struct authsock_share *)job;
 
-	free(t->errstr); /* from a first try on a broken connection */
-	t->errstr = NULL;
-	if (db == NULL) {
-		t->res = MG_TEMPFAIL;
-		t->errstr = xstrdup("no database connection");
+	if (!authsock_job_ready(db, &t->res, &t->errstr))
 		return t->res;
-	}
 	t->res =
 	    db_failures_sync(db, &t->sync, &t->states, &t->nstates, &t->errstr);
 	return t->res;

@@ -24,20 +24,7 @@ as_start "$CONF" "$D"
 # auth RIP USER PASS: OK or FAIL over the unix socket.
 auth()
 {
-	python3 - "$D/auth.sock" "$@" <<'EOPY'
-import base64, socket, sys
-path, rip, user, pw = sys.argv[1:5]
-s = socket.socket(socket.AF_UNIX)
-s.connect(path)
-s.settimeout(12)
-resp = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode())
-s.sendall(b"VERSION\t1\t2\nCPID\t1\nAUTH\t1\tPLAIN\tservice=smtp\trip=" +
-          rip.encode() + b"\tresp=" + resp + b"\n")
-buf = b""
-while b"OK\t1" not in buf and b"FAIL\t1" not in buf:
-    buf += s.recv(4096)
-print("OK" if b"OK\t1" in buf else "FAIL")
-EOPY
+	AS_RIP=$1 as_auth "$D/auth.sock" smtp "$2" "$3"
 }
 
 for _ in 1 2 3; do

@@ -45,20 +45,7 @@ psql_db()
 # auth INSTANCE RIP USER PASS: OK or FAIL over that instance's socket.
 auth()
 {
-	python3 - "$D/$1/auth.sock" "${@:2}" <<'EOPY'
-import base64, socket, sys
-path, rip, user, pw = sys.argv[1:5]
-s = socket.socket(socket.AF_UNIX)
-s.connect(path)
-s.settimeout(12)
-resp = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode())
-s.sendall(b"VERSION\t1\t2\nCPID\t1\nAUTH\t1\tPLAIN\tservice=smtp\trip=" +
-          rip.encode() + b"\tresp=" + resp + b"\n")
-buf = b""
-while b"OK\t1" not in buf and b"FAIL\t1" not in buf:
-    buf += s.recv(4096)
-print("OK" if b"OK\t1" in buf else "FAIL")
-EOPY
+	AS_RIP=$2 as_auth "$D/$1/auth.sock" smtp "$3" "$4"
 }
 
 # until_true SQL: poll (every 100 ms, at most 5 s) until SQL prints t.

@@ -127,6 +127,18 @@ web_start()
 	}
 }
 
+# web_wait_log NAME PATTERN: until mailgated NAME logs PATTERN (10 s at
+# most); false if it never does.
+web_wait_log()
+{
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -qE -- "$2" "$W/$1.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 web_stop()
 {
 	kill "${MGD_PIDS[$1]}" 2>/dev/null || true

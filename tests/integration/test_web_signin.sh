@@ -31,29 +31,18 @@ mg()
 mg db migrate >/dev/null
 mg mailbox add bob@example.org >/dev/null
 
-# wait_log NAME PATTERN: until mailgated NAME logs PATTERN (10 s at most).
-wait_log()
-{
-	local i
-	for ((i = 0; i < 100; i++)); do
-		grep -qE -- "$2" "$W/$1.log" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # The provider is checked at start-up: a slash-only issuer mismatch is
 # named at once, and /readyz says so.
 sed -i "s|^issuer = .*|issuer = ${ISSUER%/}|" "$W/b.conf"
 web_start b "$MG_WEB_PORT_B"
-wait_log b "provider not usable yet" || true
+web_wait_log b "provider not usable yet" || true
 expect_grep "start-up check names the slash" "provider not usable yet .*lacks the trailing slash that the provider uses: set \\[oidc\\] issuer to ${ISSUER}\"?\$" "$W/b.log"
 expect "readyz with a wrong issuer" "$(curl -sS -o /dev/null -w '%{http_code}' "$WEB_B/readyz")" 503
 web_stop b
 web_conf b "$MG_WEB_PORT_B" $'[http]\ntrusted_proxies = 127.0.0.1'
 web_start a "$MG_WEB_PORT_A"
 web_start b "$MG_WEB_PORT_B"
-wait_log a "http: provider ok" || true
+web_wait_log a "http: provider ok" || true
 expect_grep "start-up check passes" "http: provider ok issuer=$ISSUER\$" "$W/a.log"
 
 # --- service basics -------------------------------------------------------

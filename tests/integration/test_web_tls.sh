@@ -46,20 +46,9 @@ cp "$W/a.conf" "$W/plain.conf"
 sed -i "s|^client_secret = .*|&\nca_file = $PKI/ca.pem|" "$W/a.conf"
 "$MG_BUILD/mailgate" -c "$W/a.conf" db migrate >/dev/null
 
-# wait_log NAME PATTERN: until mailgated NAME logs PATTERN (10 s at most).
-wait_log()
-{
-	local i
-	for ((i = 0; i < 100; i++)); do
-		grep -qE -- "$2" "$W/$1.log" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # --- the private CA in ca_file -----------------------------------------------
 web_start a "$MG_WEB_PORT_A"
-wait_log a "http: provider (ok|not usable)" || true
+web_wait_log a "http: provider (ok|not usable)" || true
 expect_grep "start-up check passes with ca_file" "http: provider ok issuer=https://" "$W/a.log"
 expect "readyz" "$(curl -sS -o /dev/null -w '%{http_code}' "$WEB_A/readyz")" 200
 expect "sign-in over TLS" "$(web_signin "$W/alice.jar" alice@example.org)" "303 $WEB_A/"
@@ -72,7 +61,7 @@ refused()
 {
 	cp "$2" "$W/$1.conf"
 	web_start "$1" "$MG_WEB_PORT_A"
-	wait_log "$1" "http: provider (ok|not usable)" || true
+	web_wait_log "$1" "http: provider (ok|not usable)" || true
 	expect_grep "$1: certificate refused at start-up" \
 	    "provider not usable yet.*(certificate|issuer).*set \[oidc\] ca_file" \
 	    "$W/$1.log"

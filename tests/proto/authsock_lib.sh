@@ -77,13 +77,15 @@ as_id()
 }
 
 # as_auth TARGET SERVICE USER TOKEN [VERSION_MINOR]: one PLAIN login over
-# a fresh connection; prints OK, FAIL, TEMPFAIL or CLOSED.
+# a fresh connection from client address $AS_RIP (203.0.113.9); prints
+# OK, FAIL, TEMPFAIL or CLOSED.
 as_auth()
 {
-	python3 - "$@" <<'EOPY'
-import base64, socket, sys
+	AS_RIP=${AS_RIP:-203.0.113.9} python3 - "$@" <<'EOPY'
+import base64, os, socket, sys
 target, service, user, token = sys.argv[1:5]
 minor = sys.argv[5] if len(sys.argv) > 5 else "2"
+rip = os.environ["AS_RIP"]
 if target.startswith("/"):
     s = socket.socket(socket.AF_UNIX)
     s.connect(target)
@@ -93,8 +95,8 @@ else:
 s.settimeout(12)
 resp = base64.b64encode(b"\0" + user.encode() + b"\0" + token.encode())
 s.sendall(b"VERSION\t1\t%s\nCPID\t1\nAUTH\t1\tPLAIN\tservice=%s\t"
-          b"rip=203.0.113.9\tresp=%s\n" % (minor.encode(), service.encode(),
-                                            resp))
+          b"rip=%s\tresp=%s\n" % (minor.encode(), service.encode(),
+                                   rip.encode(), resp))
 buf = b""
 while True:
     d = s.recv(4096)

@@ -20,9 +20,9 @@
 
 #include <cmocka.h>
 
+#include "unit_db.h"
+
 #include "mailgate/db.h"
-#include "mailgate/parse.h"
-#include "mailgate/secret.h"
 #include "mailgate/store.h"
 #include "mailgate/xmalloc.h"
 
@@ -36,64 +36,19 @@ struct fixture {
 	struct db *db2; /* a second instance's connection */
 };
 
-static struct db *
-open_db(struct config *cfg)
-{
-	struct db *db = NULL;
-	char *err = NULL;
-
-	if (db_open(cfg, 0, &db, &err) != MG_OK)
-		fail_msg("db_open: %s", err);
-	return db;
-}
-
-static void
-sql(struct db *db, const char *q)
-{
-	PGresult *res = PQexec(db_pgconn(db), q);
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-	    PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", q, PQerrorMessage(db_pgconn(db)));
-	PQclear(res);
-}
-
-static int64_t
-sql_int(struct db *db, const char *q)
-{
-	PGresult *res = PQexec(db_pgconn(db), q);
-	uint64_t v = 0; /* fail_msg() does not return, clang cannot tell */
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    parse_uint64(PQgetvalue(res, 0, 0), INT64_MAX, &v) < 0)
-		fail_msg("%s: %s", q, PQerrorMessage(db_pgconn(db)));
-	PQclear(res);
-	return (int64_t)v;
-}
-
 static int
 setup(void **state)
 {
-	const char *url = getenv("MG_TEST_DB_URL");
 	struct fixture *f;
-	struct db *mig = NULL;
-	char *err = NULL;
-	int from, to;
 
-	if (url == NULL || url[0] == '\0')
-		url = getenv("MG_PG_URL");
-	if (url == NULL || url[0] == '\0')
-		return 0;
 	f = xcalloc(1, sizeof(*f));
-	f->cfg.database.url = secret_from(url, strlen(url));
-	f->cfg.database.connect_timeout = 5;
-	if (db_open(&f->cfg, DB_OPEN_ANY_SCHEMA, &mig, &err) != MG_OK ||
-	    db_migrate(mig, &from, &to, &err) != MG_OK)
-		fail_msg("migrate: %s", err);
-	db_close(&mig);
-	f->db = open_db(&f->cfg);
-	f->db2 = open_db(&f->cfg);
-	sql(f->db, "DELETE FROM auth_failures");
+	if (!unit_db_config(&f->cfg)) {
+		free(f);
+		return 0;
+	}
+	f->db = unit_db_open(&f->cfg);
+	f->db2 = unit_db_open(&f->cfg);
+	unit_sql(f->db, "DELETE FROM auth_failures");
 	*state = f;
 	return 0;
 }
@@ -105,18 +60,10 @@ teardown(void **state)
 
 	if (f == NULL)
 		return 0;
-	db_close(&f->db);
-	db_close(&f->db2);
-	secret_free(&f->cfg.database.url);
+	unit_db_done(&f->cfg, &f->db, &f->db2);
 	free(f);
 	return 0;
 }
-
-#define NEED_DB(f)                                                             \
-	do {                                                                   \
-		if ((f) == NULL)                                               \
-			skip();                                                \
-	} while (0)
 
 /* One batch of a single change; returns what came back for key. */
 struct answer {
@@ -160,7 +107,7 @@ counts_lock_at_the_limit(void **state)
 	struct failure_change c = { FAILURE_ADDRESS, key, 3, false };
 	struct answer a;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	sync_one(f->db, &s, &c, key, &a);
 	assert_true(a.found);
 	assert_int_equal(a.failures, 3);
@@ -174,12 +121,12 @@ counts_lock_at_the_limit(void **state)
 	c.failures = 0;
 	c.clear = true;
 	sync_one(f->db, &s, &c, key, &a);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT count(*) FROM auth_failures WHERE key = "
 			     "'192.0.2.1' AND locked_until > now()"),
 	    1);
 	/* Failures during a lock do not lengthen it. */
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE auth_failures SET locked_until = now() + interval '1 "
 	    "minute' WHERE key = '192.0.2.1'");
 	c.failures = 5;
@@ -198,13 +145,13 @@ success_clears_and_stale_counts_restart(void **state)
 	struct failure_change c = { FAILURE_MAILBOX, key, 2, false };
 	struct answer a;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	sync_one(f->db, &s, &c, key, &a);
 	assert_int_equal(a.failures, 2);
 	c.failures = 0;
 	c.clear = true;
 	sync_one(f->db, &s, &c, key, &a);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT count(*) FROM auth_failures WHERE key = "
 			     "'c@example.org'"),
 	    0);
@@ -213,17 +160,17 @@ success_clears_and_stale_counts_restart(void **state)
 	sync_one(f->db, &s, &c, key, &a);
 	assert_int_equal(a.failures, 1);
 	/* Older than a lockout (1 s here): starts over, and is expired. */
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE auth_failures SET failures = 7, last_failed_at = now() - "
 	    "interval '1 hour' WHERE key = 'c@example.org'");
 	c.clear = false;
 	sync_one(f->db, &s, &c, key, &a);
 	assert_int_equal(a.failures, 1);
-	sql(f->db,
+	unit_sql(f->db,
 	    "INSERT INTO auth_failures (kind, key, failures, last_failed_at) "
 	    "VALUES ('address', '203.0.113.1', 3, now() - interval '1 hour')");
 	sync_one(f->db, &s, &c, key, &a);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT count(*) FROM auth_failures WHERE key = "
 			     "'203.0.113.1'"),
 	    0);
@@ -246,7 +193,7 @@ hostile_keys_round_trip(void **state)
 	size_t n = 0, i;
 	unsigned int seen = 0;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	s.changes = c;
 	s.nchanges = 3;
 	if (db_failures_sync(f->db, &s, &st, &n, &err) != MG_OK)
@@ -319,7 +266,7 @@ concurrent_batches_lose_nothing(void **state)
 	pthread_t t[THREADS];
 	int i;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	for (i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){ &f->cfg, 0 };
 		assert_int_equal(
@@ -329,11 +276,11 @@ concurrent_batches_lose_nothing(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		assert_int_equal(w[i].failed, 0);
 	}
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT failures FROM auth_failures WHERE key = "
 			     "'198.51.100.1'"),
 	    THREADS * PER_TURN);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT failures FROM auth_failures WHERE key = "
 			     "'race@example.org'"),
 	    THREADS * PER_TURN);
@@ -355,8 +302,8 @@ locks_and_lifts_reach_other_instances(void **state)
 
 	int64_t audits;
 
-	NEED_DB(f);
-	audits = sql_int(f->db,
+	UNIT_NEED_DB(f);
+	audits = unit_sql_int(f->db,
 	    "SELECT count(*) FROM audit_log WHERE action = 'lockout.clear'");
 	sync_one(f->db2, &s2, NULL, key, &a); /* instance 2 starts */
 	assert_false(a.found);
@@ -381,7 +328,7 @@ locks_and_lifts_reach_other_instances(void **state)
 	assert_int_equal(
 	    store_lockout_clear(f->db, "test", key, &err), STORE_NOT_FOUND);
 	free(err);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT count(*) FROM audit_log WHERE action = "
 			     "'lockout.clear'"),
 	    audits + 1);

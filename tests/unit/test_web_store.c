@@ -15,8 +15,9 @@
 
 #include <cmocka.h>
 
+#include "unit_db.h"
+
 #include "mailgate/db.h"
-#include "mailgate/parse.h"
 #include "mailgate/secret.h"
 #include "mailgate/web_store.h"
 #include "mailgate/xmalloc.h"
@@ -28,69 +29,24 @@ struct fixture {
 	int64_t mailbox_id;
 };
 
-static struct db *
-open_db(struct config *cfg)
-{
-	struct db *db = NULL;
-	char *err = NULL;
-
-	if (db_open(cfg, 0, &db, &err) != MG_OK)
-		fail_msg("db_open: %s", err);
-	return db;
-}
-
-static void
-sql(struct db *db, const char *q)
-{
-	PGresult *res = PQexec(db_pgconn(db), q);
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-	    PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", q, PQerrorMessage(db_pgconn(db)));
-	PQclear(res);
-}
-
-static int64_t
-sql_int(struct db *db, const char *q)
-{
-	PGresult *res = PQexec(db_pgconn(db), q);
-	uint64_t v = 0; /* fail_msg() does not return, clang cannot tell */
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    parse_uint64(PQgetvalue(res, 0, 0), INT64_MAX, &v) < 0)
-		fail_msg("%s: %s", q, PQerrorMessage(db_pgconn(db)));
-	PQclear(res);
-	return (int64_t)v;
-}
-
 static int
 setup(void **state)
 {
-	const char *url = getenv("MG_TEST_DB_URL");
 	struct fixture *f;
-	struct db *mig = NULL;
-	char *err = NULL;
-	int from, to;
 
-	if (url == NULL || url[0] == '\0')
-		url = getenv("MG_PG_URL");
-	if (url == NULL || url[0] == '\0')
-		return 0;
 	f = xcalloc(1, sizeof(*f));
-	f->cfg.database.url = secret_from(url, strlen(url));
-	f->cfg.database.connect_timeout = 5;
-	if (db_open(&f->cfg, DB_OPEN_ANY_SCHEMA, &mig, &err) != MG_OK ||
-	    db_migrate(mig, &from, &to, &err) != MG_OK)
-		fail_msg("migrate: %s", err);
-	db_close(&mig);
-	f->db = open_db(&f->cfg);
-	f->db2 = open_db(&f->cfg);
-	sql(f->db, "DELETE FROM web_sessions");
-	sql(f->db, "DELETE FROM web_login_states");
-	sql(f->db,
+	if (!unit_db_config(&f->cfg)) {
+		free(f);
+		return 0;
+	}
+	f->db = unit_db_open(&f->cfg);
+	f->db2 = unit_db_open(&f->cfg);
+	unit_sql(f->db, "DELETE FROM web_sessions");
+	unit_sql(f->db, "DELETE FROM web_login_states");
+	unit_sql(f->db,
 	    "INSERT INTO mailboxes (address, created_by) VALUES "
 	    "('webstore@example.org', 'test') ON CONFLICT DO NOTHING");
-	f->mailbox_id = sql_int(f->db,
+	f->mailbox_id = unit_sql_int(f->db,
 	    "SELECT id FROM mailboxes WHERE "
 	    "address = 'webstore@example.org'");
 	*state = f;
@@ -104,18 +60,10 @@ teardown(void **state)
 
 	if (f == NULL)
 		return 0;
-	db_close(&f->db);
-	db_close(&f->db2);
-	secret_free(&f->cfg.database.url);
+	unit_db_done(&f->cfg, &f->db, &f->db2);
 	free(f);
 	return 0;
 }
-
-#define NEED_DB(f)                                                             \
-	do {                                                                   \
-		if ((f) == NULL)                                               \
-			skip();                                                \
-	} while (0)
 
 static void
 put_state(
@@ -156,7 +104,7 @@ login_state_round_trip(void **state)
 	struct web_login_state st;
 	enum web_login_miss miss;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	put_state(f, "state-round-trip", "/inbox?x=1", 600);
 	assert_int_equal(
 	    take_state(f->db, "state-round-trip", &st, &miss), MG_OK);
@@ -182,7 +130,7 @@ login_state_bound_per_address(void **state)
 	char name[32], *err = NULL;
 	int i;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	for (i = 0; i < 4; i++) {
 		(void)snprintf(name, sizeof(name), "state-bound-%d", i);
 		web_store_hash(name, strlen(name), h);
@@ -206,7 +154,7 @@ login_state_refusals(void **state)
 	struct web_login_state st;
 	enum web_login_miss miss;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	/* Never issued. */
 	assert_int_equal(
 	    take_state(f->db, "never-issued", &st, &miss), MG_PERMFAIL);
@@ -224,7 +172,7 @@ login_state_refusals(void **state)
 
 	/* Expired: refused, and gone afterwards. */
 	put_state(f, "state-expired", NULL, 600);
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE web_login_states SET created_at = now() - "
 	    "interval '20 min', expires_at = now() - interval '10 min'");
 	assert_int_equal(
@@ -249,15 +197,15 @@ login_state_never_stored_in_clear(void **state)
 {
 	struct fixture *f = *state;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	put_state(f, "state-look-for-me", NULL, 600);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT count(*) FROM web_login_states "
 			     "WHERE position('state-look-for-me' IN "
 			     "encode(state_hash, 'escape') || nonce "
 			     "|| code_verifier) > 0"),
 	    0);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT count(*) FROM web_login_states "
 			     "WHERE state_hash = sha256("
 			     "'state-look-for-me'::bytea)"),
@@ -270,7 +218,7 @@ login_state_rejects_bad_return_to(void **state)
 	struct fixture *f = *state;
 	PGresult *res;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	/* The table refuses what the web code must never store. */
 	res = PQexec(db_pgconn(f->db),
 	    "INSERT INTO web_login_states (state_hash, nonce, code_verifier, "
@@ -320,7 +268,7 @@ session_round_trip(void **state)
 	struct web_session s;
 	char *err = NULL;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	new_session(f, "session-one", true, "your provider now says x");
 	assert_int_equal(touch(f->db2, "session-one", 1800, &s), MG_OK);
 	assert_string_equal(s.mailbox, "webstore@example.org");
@@ -343,24 +291,24 @@ session_refusals(void **state)
 	struct fixture *f = *state;
 	struct web_session s;
 
-	NEED_DB(f);
+	UNIT_NEED_DB(f);
 	assert_int_equal(
 	    touch(f->db, "no-such-session", 1800, &s), MG_PERMFAIL);
 
 	/* Idle too long: refused and deleted. */
 	new_session(f, "session-idle", false, NULL);
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE web_sessions SET last_seen_at = now() - "
 	    "interval '31 min' WHERE id_hash = sha256('session-idle')");
 	assert_int_equal(touch(f->db, "session-idle", 1800, &s), MG_PERMFAIL);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT count(*) FROM web_sessions "
 			     "WHERE id_hash = sha256('session-idle')"),
 	    0);
 
 	/* Past its absolute end, however busy. */
 	new_session(f, "session-old", false, NULL);
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE web_sessions SET created_at = now() - "
 	    "interval '13 h', expires_at = now() - interval '1 h' "
 	    "WHERE id_hash = sha256('session-old')");
@@ -368,14 +316,14 @@ session_refusals(void **state)
 
 	/* A disabled mailbox is reported, for the caller to refuse. */
 	new_session(f, "session-disabled", false, NULL);
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE mailboxes SET enabled = false WHERE "
 	    "address = 'webstore@example.org'");
 	assert_int_equal(touch(f->db, "session-disabled", 1800, &s), MG_OK);
 	assert_false(s.mailbox_enabled);
 	assert_false(s.mfa);
 	assert_string_equal(s.notice, "");
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE mailboxes SET enabled = true WHERE "
 	    "address = 'webstore@example.org'");
 }
@@ -390,8 +338,8 @@ session_ends_with_its_identity_link(void **state)
 	struct web_session s;
 	char *err = NULL;
 
-	NEED_DB(f);
-	sql(f->db,
+	UNIT_NEED_DB(f);
+	unit_sql(f->db,
 	    "INSERT INTO identities (issuer, subject, mailbox_id, created_by) "
 	    "SELECT 'https://idp.example/', 'sub-linked', id, 'test' FROM "
 	    "mailboxes WHERE address = 'webstore@example.org' "
@@ -403,14 +351,14 @@ session_ends_with_its_identity_link(void **state)
 	web_store_hash("session-linked", 14, h);
 	assert_int_equal(web_store_session_create(f->db, h, &sn, &err), MG_OK);
 	new_session(f, "session-unlinked", false, NULL);
-	assert_int_equal(sql_int(f->db,
+	assert_int_equal(unit_sql_int(f->db,
 			     "SELECT count(*) FROM web_sessions s JOIN "
 			     "identities i ON i.id = s.identity_id WHERE "
 			     "s.id_hash = sha256('session-linked')"),
 	    1);
 	assert_int_equal(touch(f->db, "session-linked", 1800, &s), MG_OK);
 
-	sql(f->db, "DELETE FROM identities WHERE subject = 'sub-linked'");
+	unit_sql(f->db, "DELETE FROM identities WHERE subject = 'sub-linked'");
 	assert_int_equal(touch(f->db, "session-linked", 1800, &s), MG_PERMFAIL);
 	assert_int_equal(touch(f->db, "session-unlinked", 1800, &s), MG_OK);
 }
@@ -422,18 +370,18 @@ purge_removes_only_dead_rows(void **state)
 	unsigned int states = 99, sessions = 99;
 	char *err = NULL;
 
-	NEED_DB(f);
-	sql(f->db, "DELETE FROM web_sessions");
-	sql(f->db, "DELETE FROM web_login_states");
+	UNIT_NEED_DB(f);
+	unit_sql(f->db, "DELETE FROM web_sessions");
+	unit_sql(f->db, "DELETE FROM web_login_states");
 	put_state(f, "purge-live", NULL, 600);
 	put_state(f, "purge-dead", NULL, 600);
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE web_login_states SET created_at = now() - "
 	    "interval '1 h', expires_at = now() - interval '1 min' "
 	    "WHERE state_hash = sha256('purge-dead')");
 	new_session(f, "purge-live", false, NULL);
 	new_session(f, "purge-idle", false, NULL);
-	sql(f->db,
+	unit_sql(f->db,
 	    "UPDATE web_sessions SET last_seen_at = now() - "
 	    "interval '2 h' WHERE id_hash = sha256('purge-idle')");
 	assert_int_equal(
@@ -441,7 +389,7 @@ purge_removes_only_dead_rows(void **state)
 	assert_int_equal(states, 1);
 	assert_int_equal(sessions, 1);
 	assert_int_equal(
-	    sql_int(f->db, "SELECT count(*) FROM web_sessions"), 1);
+	    unit_sql_int(f->db, "SELECT count(*) FROM web_sessions"), 1);
 	assert_int_equal(web_store_ping(f->db, &err), MG_OK);
 }
 
