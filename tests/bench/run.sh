@@ -24,7 +24,7 @@
 #  3. mailgated's RSS with 1,000 idle handshaken connections;
 #  4. health: warnings in mailgated's log, deadlocks in PostgreSQL's.
 #
-# Ports (override by environment): MG_BENCH_PG_PORT 55462,
+# Ports (override by environment): MG_BENCH_PG_PORT 25462,
 # MG_BENCH_MG_TCP 9163, MG_BENCH_DV_AUTH_PORT 12365,
 # MG_BENCH_IMAP_PORT 10163, MG_BENCH_IMAP2_PORT 10164.
 set -euo pipefail
@@ -37,7 +37,7 @@ SECS=${MG_BENCH_SECS:-5}
 REPS=${MG_BENCH_REPS:-3}
 NTOK=${MG_BENCH_TOKENS:-500}
 LOGINS=${MG_BENCH_LOGINS:-200}
-PG_PORT=${MG_BENCH_PG_PORT:-55462}
+PG_PORT=${MG_BENCH_PG_PORT:-25462}
 MG_TCP=${MG_BENCH_MG_TCP:-9163}
 IMAP_PORT=${MG_BENCH_IMAP_PORT:-10163}
 IMAP2_PORT=${MG_BENCH_IMAP2_PORT:-10164}

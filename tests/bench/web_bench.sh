@@ -10,7 +10,7 @@
 #	MG_BUILD=$PWD/build-web tests/bench/web_bench.sh 100 4
 #
 # Starts on loopback, under $MG_BENCH_ROOT (/tmp/mg-webbench), and stops
-# at the end: a private PostgreSQL (MG_BENCH_PG_PORT, 55472), the test
+# at the end: a private PostgreSQL (MG_BENCH_PG_PORT, 25472), the test
 # provider of tests/idp (MG_BENCH_IDP_PORT, 9470; RS256) and one
 # mailgated with the web service (MG_BENCH_WEB_PORT, 8097; [log] level
 # debug, required_groups and create_mailboxes as in the tests). Each
@@ -38,7 +38,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export MG_SRC=$SRC
 export MG_BUILD=${MG_BUILD:-$SRC/build}
 export MG_TB=${MG_BENCH_ROOT:-/tmp/mg-webbench}
-export MG_PG_PORT=${MG_BENCH_PG_PORT:-55472}
+export MG_PG_PORT=${MG_BENCH_PG_PORT:-25472}
 export MG_WEB_IDP_PORT=${MG_BENCH_IDP_PORT:-9470}
 export MG_WEB_PORT_A=${MG_BENCH_WEB_PORT:-8097}
 export MG_WEB_PORT_B=$((MG_WEB_PORT_A + 1))

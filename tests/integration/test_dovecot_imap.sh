@@ -58,7 +58,7 @@ trap cleanup EXIT
 
 # --- database, keys, configuration -------------------------------------
 if [ -z "${MG_PG_DIR:-}" ]; then
-	: "${MG_PG_PORT:=55432}"
+	: "${MG_PG_PORT:=25432}"
 	export MG_PG_DIR=$MG_TB/pg MG_PG_PORT
 	tb_pg_start "$MG_PG_DIR" "$MG_PG_PORT"
 fi

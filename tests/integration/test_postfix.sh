@@ -24,7 +24,7 @@ set -euo pipefail
 : "${MG_SRC:?run via tests/run or ctest}"
 . "$MG_SRC/tests/testbed/lib.sh"
 . "$MG_SRC/tests/proto/authsock_lib.sh"
-: "${MG_AUTHSOCK_PG_PORT:=55452}"
+: "${MG_AUTHSOCK_PG_PORT:=25452}"
 : "${MG_AUTHSOCK_SMTP_PORT:=10035}"
 trap tb_stop_all EXIT
 

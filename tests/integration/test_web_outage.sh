@@ -16,14 +16,14 @@
 # it is read; a chunked one by its running count. With trusted_proxies
 # set, direct peers still have a per-address connection limit.
 #
-# Ports: MG_WEB_OUTAGE_PG_PORT (55482) for the private cluster,
+# Ports: MG_WEB_OUTAGE_PG_PORT (25482) for the private cluster,
 # MG_WEB_SLOW_PORT (9427) for the silent provider, and the usual
 # MG_WEB_IDP_PORT, MG_WEB_PORT_A, MG_WEB_PORT_B.
 set -euo pipefail
 # shellcheck source=test_web_lib.bash
 . "$(dirname "$0")/test_web_lib.bash"
 
-: "${MG_WEB_OUTAGE_PG_PORT:=55482}"
+: "${MG_WEB_OUTAGE_PG_PORT:=25482}"
 : "${MG_WEB_SLOW_PORT:=9427}"
 # A cluster of our own: this test stops it.
 export MG_PG_DIR=$MG_TB/web_outage_pg MG_PG_PORT=$MG_WEB_OUTAGE_PG_PORT

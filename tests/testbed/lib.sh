@@ -16,11 +16,11 @@
 # Processes are stopped by their own PID, never by name.
 #
 # Ports, all overridable from the environment:
-#	MG_PG_PORT 55432, MG_IMAP_PORT 10143, MG_POP3_PORT (unset: closed),
+#	MG_PG_PORT 25432, MG_IMAP_PORT 10143, MG_POP3_PORT (unset: closed),
 #	MG_DOVECOT_AUTH_PORT 12345, MG_SMTP_PORT 10025, MG_IDP_PORT 9400.
 
 : "${MG_TB:=/tmp/mailgate-tb}"
-: "${MG_PG_PORT:=55432}"
+: "${MG_PG_PORT:=25432}"
 : "${MG_IMAP_PORT:=10143}"
 : "${MG_POP3_PORT:=}"
 : "${MG_DOVECOT_AUTH_PORT:=12345}"
