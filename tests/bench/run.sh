@@ -18,7 +18,10 @@
 # -> mailgated, and passwd-file {PLAIN}). Measures:
 #  1. auths/s, p50/p99 and server CPU per auth at 1, 8 and 64
 #     connections (tests/bench/authbench.c: epoll, one AUTH in flight per
-#     connection), median of MG_BENCH_REPS runs by rate;
+#     connection), median of MG_BENCH_REPS runs by rate; and wrong
+#     passwords at 8 connections (failure counting and its sharing
+#     through PostgreSQL; Dovecot's wrong-password row is shown, but it
+#     answers FAILs on a 500 ms timer, so ratios use its {PLAIN} OK path);
 #  2. the cost of one IMAP login through each Dovecot (sequential
 #     logins with Python's imaplib, median and p90 ms);
 #  3. mailgated's RSS with 1,000 idle handshaken connections;
@@ -105,7 +108,8 @@ mkdir -p "$ROOT/mg"
 chmod 755 "$ROOT/mg"
 SOCK=$ROOT/mg/auth
 
-# write_conf CACHE_TTL: mailgated's configuration for one run.
+# write_conf CACHE_TTL [LOCKOUT_FAILURES]: mailgated's configuration for
+# one run (lockouts at 10 failures unless told otherwise).
 write_conf()
 {
 	(umask 077 && cat >"$ROOT/mailgate.conf" <<EOF
@@ -121,6 +125,7 @@ socket_mode = 0666
 tcp_listen = 127.0.0.1:$MG_TCP
 cache_ttl = $1
 failure_delay = 0
+lockout_failures = ${2:-10}
 max_connections = 4096
 
 [http]
@@ -156,7 +161,7 @@ chmod 644 "$ROOT"/users.*
 
 start_mailgated()
 {
-	write_conf "$1"
+	write_conf "$@"
 	rm -f "$SOCK"
 	"$BUILD/mailgated" -c "$ROOT/mailgate.conf" </dev/null \
 	    >>"$ROOT/mailgated.log" 2>&1 &
@@ -179,19 +184,21 @@ pg_ticks()
 	echo "$sum"
 }
 
-# measure LABEL TARGET-ARGS PID CONNS: median-by-rate of REPS runs.
+# measure LABEL TARGET-ARGS PID CONNS [CREDS]: median-by-rate of REPS
+# runs (CREDS: $ROOT/creds).
 RESULTS=$ROOT/results.txt
 : >"$RESULTS"
 measure()
 {
-	local label=$1 target=$2 pid=$3 conns=$4 r line pg0 pg1 pgus auths
+	local label=$1 target=$2 pid=$3 conns=$4 creds=${5:-$ROOT/creds}
+	local r line pg0 pg1 pgus auths
 	local -a lines=()
 	for ((r = 0; r < REPS; r++)); do
 		pg0=$(pg_ticks)
 		# shellcheck disable=SC2086
 		# Exit 3: some FAILs, which the table shows; not fatal.
 		line=$("$BENCH" $target -c "$conns" -d "$SECS" -w 1 \
-		    -f "$ROOT/creds" --pid "$pid") || [ $? = 3 ]
+		    -f "$creds" --pid "$pid") || [ $? = 3 ]
 		pg1=$(pg_ticks)
 		auths=$(sed -E 's/.* auths=([0-9]+).*/\1/' <<<"$line")
 		pgus=$(awk -v t=$((pg1 - pg0)) -v n="$auths" \
@@ -227,6 +234,23 @@ for ttl in 5m 0; do
 	stop_mailgated
 done
 
+# Wrong passwords (each token with its last character changed, so its
+# checksum fails): what a guesser costs, failure counting and its
+# sharing through PostgreSQL included (one batch a second: the address
+# and every mailbox guessed at). Lockouts off, as for Dovecot.
+awk -F'\t' '{ t = $2; c = substr(t, length(t)); c = (c == "A") ? "B" : "A";
+    printf "%s\t%s%s\n", $1, substr(t, 1, length(t) - 1), c }' \
+    "$ROOT/creds" >"$ROOT/creds.wrong"
+chmod 600 "$ROOT/creds.wrong"
+say "mailgated, wrong passwords"
+start_mailgated 5m 0
+measure "mailgated-wrong-unix" "--unix $SOCK" "$MGD_PID" 8 \
+    "$ROOT/creds.wrong"
+stop_mailgated
+echo "shared failure counters after it: $(tb_pg_psql "$MG_PG_DIR" "$PG_PORT" \
+    -d mg_bench -tA -c "SELECT count(*) || ' keys, ' || sum(failures) ||
+    ' failures' FROM auth_failures")" | tee "$ROOT/shared.txt" >&2
+
 # auth_pid DIR: the "auth" child of a Dovecot master.
 auth_pid()
 {
@@ -254,6 +278,9 @@ for scheme in plain sha512; do
 	if [ "$scheme" = plain ]; then
 		measure "dovecot-plain-tcp" \
 		    "--tcp 127.0.0.1:$MG_DOVECOT_AUTH_PORT" "$APID" 8
+		measure "dovecot-plain-wrong-unix" \
+		    "--unix $ROOT/dv-$scheme/run/auth-client" "$APID" 8 \
+		    "$ROOT/creds.wrong"
 	fi
 	tb_dovecot_stop "$ROOT/dv-$scheme"
 done
@@ -318,13 +345,15 @@ END {
   print "|---|---|---|---|---|---|---|---|---|"
   for (i = 0; i < n; i++) for (c = 1; c <= 64; c *= 8) {
     k = order[i] "@" c; if (!(k in rate)) continue
+    # Wrong passwords too: Dovecot releases its FAILs on a 500 ms timer,
+    # so its own wrong-password rate measures that timer, not its work.
     base = (order[i] ~ /tcp$/) ? "dovecot-plain-tcp@" c : "dovecot-plain-unix@" c
     ratio = (base in rate && rate[base] > 0) ? sprintf("%.2f", rate[k] / rate[base]) : "-"
     printf "| %s | %d | %d | %s | %s | %s | %s | %s | %s |\n", order[i], c,
       rate[k], p50[k], p99[k], cpu[k], pg[k], fails[k], ratio } }' \
     "$RESULTS" | tee "$ROOT/table.md"
 echo
-cat "$ROOT/logins.txt" "$ROOT/idle.txt"
+cat "$ROOT/logins.txt" "$ROOT/idle.txt" "$ROOT/shared.txt"
 # Every mailgated run appends to one log; PostgreSQL keeps its own.
 echo "mailgated warnings/errors: $(grep -cE '\[(warn|err)\]' \
     "$ROOT/mailgated.log" || true)," \
