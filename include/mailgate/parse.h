@@ -52,5 +52,13 @@ int base64_decode(const char *in, size_t in_len, unsigned char *out,
 size_t base64_encode(const void *in, size_t len, char *out);
 /* base64url without padding, for PKCE and state values. */
 size_t base64url_encode(const void *in, size_t len, char *out);
+/*
+ * Strict base64url without padding (JWT segments, RFC 7515): no blanks,
+ * no '=', leftover bits zero. out must hold in_len * 3 / 4 bytes.
+ */
+int base64url_decode(const char *in, size_t in_len, unsigned char *out,
+    size_t out_size, size_t *out_len_r);
+/* Whether c belongs to the base64url alphabet. */
+bool base64url_char(unsigned char c);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * base64.c - RFC 4648 base64 and base64url (declared in parse.h).
- * Input to base64_decode is hostile (SASL PLAIN responses, cookies): it
- * is strict, takes no blanks, wants canonical padding and never writes
+ * Input to the decoders is hostile (SASL PLAIN responses, cookies, JWT
+ * segments): they are strict, take no blanks, want canonical padding
+ * (base64) or none (base64url) with zero leftover bits, and never write
  * past out_size.
  */
 #include "mailgate/parse.h"
@@ -14,9 +15,9 @@ static const char base64_std[] =
 static const char base64_url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Value of one standard alphabet character, or -1. */
+/* Value of one character of the standard or the url alphabet, or -1. */
 static int
-base64_value(unsigned char c)
+base64_value(unsigned char c, bool url)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -24,9 +25,9 @@ base64_value(unsigned char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '+')
+	if (c == (url ? '-' : '+'))
 		return 62;
-	if (c == '/')
+	if (c == (url ? '_' : '/'))
 		return 63;
 	return -1;
 }
@@ -39,7 +40,7 @@ base64_quad(const unsigned char *in, size_t pad, unsigned char out[3])
 	size_t i;
 
 	for (i = 0; i < 4 - pad; i++) {
-		v[i] = base64_value(in[i]);
+		v[i] = base64_value(in[i], false);
 		if (v[i] < 0)
 			return -1;
 	}
@@ -77,6 +78,40 @@ base64_decode(const char *in, size_t in_len, unsigned char *out,
 		n += 3 - take;
 	}
 
+	*out_len_r = n;
+	return 0;
+}
+
+bool
+base64url_char(unsigned char c)
+{
+	return base64_value(c, true) >= 0;
+}
+
+int
+base64url_decode(const char *in, size_t in_len, unsigned char *out,
+    size_t out_size, size_t *out_len_r)
+{
+	size_t rem = in_len % 4, i, n = 0;
+	unsigned int acc = 0, bits = 0;
+	int v;
+
+	if (rem == 1 || in_len / 4 * 3 + (rem > 0 ? rem - 1 : 0) > out_size)
+		return -1;
+	for (i = 0; i < in_len; i++) {
+		v = base64_value((unsigned char)in[i], true);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6 | (unsigned int)v) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* Leftover bits must be zero, or two strings mean the same bytes. */
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
 	*out_len_r = n;
 	return 0;
 }

@@ -15,54 +15,17 @@
 #include "mailgate/parse.h"
 #include "mailgate/xmalloc.h"
 
-/* Value of a base64url character, or -1. */
-static int
-oidc_jwt_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 unsigned char *
 oidc_jwt_b64url_decode(const char *in, size_t len, size_t *out_len_r)
 {
-	unsigned char *out;
-	unsigned int acc = 0, bits = 0;
-	size_t i, n = 0;
-	int v;
+	unsigned char *out = xmalloc(len * 3 / 4 + 1);
 
-	if (len % 4 == 1)
+	if (base64url_decode(in, len, out, len * 3 / 4, out_len_r) < 0) {
+		free(out);
 		return NULL;
-	out = xmalloc(len * 3 / 4 + 1);
-	for (i = 0; i < len; i++) {
-		v = oidc_jwt_b64_value((unsigned char)in[i]);
-		if (v < 0)
-			goto fail;
-		acc = (acc << 6 | (unsigned int)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-		}
 	}
-	/* Leftover bits must be zero, or two strings mean the same bytes. */
-	if ((acc & ((1u << bits) - 1)) != 0)
-		goto fail;
-	out[n] = '\0';
-	*out_len_r = n;
+	out[*out_len_r] = '\0';
 	return out;
-fail:
-	free(out);
-	return NULL;
 }
 
 /* Split into three non-empty base64url segments, naming JWEs. */
@@ -81,7 +44,7 @@ oidc_jwt_shape(const char *jwt, size_t len, size_t dots[2], char **errstr_r)
 			if (ndots < 2)
 				dots[ndots] = i;
 			ndots++;
-		} else if (oidc_jwt_b64_value((unsigned char)jwt[i]) < 0) {
+		} else if (!base64url_char((unsigned char)jwt[i])) {
 			*errstr_r = xstrdup("ID token: a byte outside "
 					    "base64url");
 			return MG_PERMFAIL;
