@@ -14,6 +14,8 @@
 #include "mailgate/parse.h"
 #include "mailgate/xmalloc.h"
 
+/* Counts stop here (an int column, and int[] parameters). */
+#define DB_FAILURES_MAX       1000000
 #define DB_FAILURES_MAX_COUNT "1000000"
 #define DB_FAILURES_LIFE      "$5::bigint * interval '1 millisecond'"
 /* A counter's failures unless they are older than a lockout. */
@@ -181,13 +183,15 @@ db_failures_arrays(
 
 	for (i = 0; i < s->nchanges; i++) {
 		const struct failure_change *c = &s->changes[i];
+		int64_t count = c->failures;
 
-		if (clears ? !c->clear : c->failures == 0)
+		if (clears ? !c->clear : count == 0)
 			continue;
+		if (count > DB_FAILURES_MAX)
+			count = DB_FAILURES_MAX;
 		db_array_add(&arr[0], db_failure_kinds[c->kind]);
 		db_array_add(&arr[1], c->key);
-		db_array_add(
-		    &arr[2], db_fmt_int64(c->failures, num, sizeof(num)));
+		db_array_add(&arr[2], db_fmt_int64(count, num, sizeof(num)));
 		n++;
 	}
 	for (i = 0; i < 3; i++)

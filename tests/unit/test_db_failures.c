@@ -211,6 +211,23 @@ hostile_keys_round_trip(void **state)
 	assert_int_equal(seen, 7);
 }
 
+static void
+huge_counts_are_capped(void **state)
+{
+	struct fixture *f = *state;
+	struct failure_sync s = { .lockout_failures = 0,
+		.lockout_ms = LOCK_MS };
+	char key[] = "192.0.2.99";
+	struct failure_change c = { FAILURE_ADDRESS, key, UINT32_MAX, false };
+	struct answer a;
+
+	UNIT_NEED_DB(f);
+	sync_one(f->db, &s, &c, key, &a);
+	assert_int_equal(a.failures, 1000000);
+	sync_one(f->db, &s, &c, key, &a); /* and the sum stays there */
+	assert_int_equal(a.failures, 1000000);
+}
+
 struct worker {
 	struct config *cfg;
 	int failed;
@@ -349,6 +366,8 @@ main(void)
 		    success_clears_and_stale_counts_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    hostile_keys_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    huge_counts_are_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    concurrent_batches_lose_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
