@@ -21,7 +21,8 @@ static const struct db_stmt store_lockout_select = {
 	"FROM auth_failures WHERE failures > 0 AND (locked_until > now() OR "
 	"($1::bigint > 0 AND "
 	"last_failed_at >= now() - $1::bigint * interval '1 second')) "
-	"ORDER BY locked_until > now() DESC, last_failed_at DESC, kind, key",
+	"ORDER BY coalesce(locked_until > now(), false) DESC, "
+	"last_failed_at DESC, kind, key",
 	1,
 };
 
