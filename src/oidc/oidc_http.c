@@ -23,8 +23,8 @@ struct oidc_http_sink {
 	size_t len;
 	size_t cap;
 	bool too_big;
-	char
-	    errbuf[CURL_ERROR_SIZE]; /* curl's detail, such as the TLS reason */
+	/* curl's own detail of a failure, such as the TLS reason */
+	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* curl write callback: keep at most IDP_RESPONSE_MAX bytes, then abort. */
