@@ -16,11 +16,7 @@
 #include "mailgate/log.h"
 #include "mailgate/xmalloc.h"
 
-#define OIDC_DISCOVERY_URL_MAX   2048
-/* Seconds a document kept after a failed refresh counts as fresh. */
-#define OIDC_RETRY_AFTER_FAILURE 30
-/* Seconds to wait for another thread's fetch when nothing is cached. */
-#define OIDC_FIRST_FETCH_WAIT    2
+#define OIDC_DISCOVERY_URL_MAX 2048
 
 char *
 oidc_discovery_url(const char *issuer)

@@ -16,11 +16,6 @@
 #include "mailgate/log.h"
 #include "mailgate/xmalloc.h"
 
-/* Seconds kept keys count as fresh after a failed refresh. */
-#define OIDC_JWKS_RETRY_AFTER_FAILURE 30
-/* Seconds to wait for another thread's fetch when no keys are cached. */
-#define OIDC_FIRST_FETCH_WAIT         2
-
 void
 oidc_jwks_free(struct oidc_jwks *jwks)
 {
@@ -259,8 +254,8 @@ oidc_jwks_retry_later(struct oidc *oidc, struct oidc_jwks *j)
 {
 	int64_t ttl = oidc->jwks_ttl;
 
-	if (ttl > OIDC_JWKS_RETRY_AFTER_FAILURE)
-		ttl -= OIDC_JWKS_RETRY_AFTER_FAILURE;
+	if (ttl > OIDC_RETRY_AFTER_FAILURE)
+		ttl -= OIDC_RETRY_AFTER_FAILURE;
 	else
 		ttl = 0;
 	pthread_mutex_lock(&oidc->lock);
@@ -352,7 +347,7 @@ oidc_jwks_get(struct oidc *oidc, const struct oidc_jwks *stale,
 	if (j != NULL) {
 		log_warn("oidc: JWKS refresh failed, keeping the cached keys "
 			 "for %d s more: %s",
-		    OIDC_JWKS_RETRY_AFTER_FAILURE, err);
+		    OIDC_RETRY_AFTER_FAILURE, err);
 		free(err);
 		oidc_jwks_retry_later(oidc, j);
 		goto ok;

@@ -17,13 +17,20 @@
 
 #include "mailgate/oidc.h"
 
-#define OIDC_ALG_MAX       12
+#define OIDC_ALG_MAX             12
 /* Longest kid we compare; providers use short ids or thumbprints. */
-#define OIDC_KID_MAX       256
+#define OIDC_KID_MAX             256
 /* Keys we keep from one JWKS; the rest are ignored. */
-#define OIDC_JWKS_KEYS_MAX 32
+#define OIDC_JWKS_KEYS_MAX       32
 /* Provider error strings quoted in our messages. */
-#define OIDC_PEER_TEXT_MAX 200
+#define OIDC_PEER_TEXT_MAX       200
+/*
+ * Seconds a document or key set kept after a failed refresh still counts
+ * as fresh, so that not every request asks a provider that is down.
+ */
+#define OIDC_RETRY_AFTER_FAILURE 30
+/* Seconds to wait for another thread's fetch when nothing is cached. */
+#define OIDC_FIRST_FETCH_WAIT    2
 
 enum oidc_auth_method {
 	OIDC_AUTH_BASIC,
