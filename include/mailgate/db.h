@@ -132,10 +132,13 @@ enum failure_kind {
 	FAILURE_MAILBOX,
 };
 
+/* Longest key (the table's CHECK): addresses and mailboxes fit. */
+#define FAILURE_KEY_MAX 320
+
 /* A change to one counter, sent in a batch. */
 struct failure_change {
 	enum failure_kind kind;
-	char *key;             /* lower case, 1..320 bytes; owned */
+	char *key;             /* lower case, 1..FAILURE_KEY_MAX; owned */
 	unsigned int failures; /* to add (0: none) */
 	bool clear;            /* a success came first: forget the count */
 };

@@ -227,11 +227,9 @@ void store_audit_list_free(struct store_audit **listp, size_t count);
 
 /* ---- failed-login counters (sql/0004_auth_failures.sql) ---- */
 
-#define STORE_LOCKOUT_KEY_MAX 320
-
 struct store_lockout {
 	char kind[8]; /* "address" or "mailbox" */
-	char key[STORE_LOCKOUT_KEY_MAX + 1];
+	char key[FAILURE_KEY_MAX + 1];
 	unsigned int failures;
 	int64_t last_failed_at; /* unix seconds */
 	int64_t locked_until;   /* 0: not locked */

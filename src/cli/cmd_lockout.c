@@ -78,7 +78,7 @@ cmd_lockout_list(
 
 /* A mailbox address in lower case, or an IP address in canonical form. */
 static void
-cmd_lockout_key(const char *in, char out[STORE_LOCKOUT_KEY_MAX + 1])
+cmd_lockout_key(const char *in, char out[FAILURE_KEY_MAX + 1])
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 
@@ -88,9 +88,9 @@ cmd_lockout_key(const char *in, char out[STORE_LOCKOUT_KEY_MAX + 1])
 	}
 	cli_text("address", in, INET6_ADDRSTRLEN);
 	if (inet_pton(AF_INET, in, addr) == 1)
-		(void)inet_ntop(AF_INET, addr, out, STORE_LOCKOUT_KEY_MAX + 1);
+		(void)inet_ntop(AF_INET, addr, out, FAILURE_KEY_MAX + 1);
 	else if (inet_pton(AF_INET6, in, addr) == 1)
-		(void)inet_ntop(AF_INET6, addr, out, STORE_LOCKOUT_KEY_MAX + 1);
+		(void)inet_ntop(AF_INET6, addr, out, FAILURE_KEY_MAX + 1);
 	else
 		cli_die_input("client address", in,
 		    "neither a mailbox nor an IPv4 or IPv6 address");
@@ -100,7 +100,7 @@ int
 cmd_lockout_clear(
     struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	char key[STORE_LOCKOUT_KEY_MAX + 1], *err = NULL;
+	char key[FAILURE_KEY_MAX + 1], *err = NULL;
 	enum store_result r;
 
 	(void)cli_parse(cli, cmd, argc, argv, NULL, 0);

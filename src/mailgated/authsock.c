@@ -548,8 +548,8 @@ fail:
 	return -1;
 }
 
-static void
-authsock_settings(struct authsock *as, struct penalty_settings *set_r)
+void
+authsock_settings(const struct authsock *as, struct penalty_settings *set_r)
 {
 	const struct daemon_reloadable *live = &as->d->live;
 

@@ -160,6 +160,10 @@ void authsock_conn_send(
     struct authsock_conn *conn, const char *line, size_t len);
 void authsock_conn_close(struct authsock_conn *conn, const char *why);
 
+/* The penalty settings from the live (reloadable) configuration. */
+void authsock_settings(
+    const struct authsock *as, struct penalty_settings *set_r);
+
 /* authsock_cmd.c: one line, LF removed, NUL-terminated, writable. */
 void authsock_cmd_line(struct authsock_conn *conn, char *line, size_t len);
 

@@ -87,7 +87,7 @@ authsock_share_done(struct dbpool_job *job)
 void
 authsock_share_flush(struct authsock *as)
 {
-	const struct daemon_reloadable *live = &as->d->live;
+	struct penalty_settings set;
 	struct authsock_share *t;
 
 	if (as->share_inflight > 0)
@@ -98,8 +98,9 @@ authsock_share_flush(struct authsock *as)
 	t->as = as;
 	t->changes = penalty_take(as->penalty, &t->sync.nchanges, &t->dropped);
 	t->sync.changes = t->changes;
-	t->sync.lockout_failures = live->lockout_failures;
-	t->sync.lockout_ms = (uint64_t)live->lockout_time_s * 1000;
+	authsock_settings(as, &set);
+	t->sync.lockout_failures = set.lockout_failures;
+	t->sync.lockout_ms = set.lockout_ms;
 	memcpy(t->sync.since, as->share_since, sizeof(t->sync.since));
 	as->share_inflight++;
 	dbpool_submit_background(as->d->pool, &t->job);

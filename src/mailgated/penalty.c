@@ -22,8 +22,6 @@
 #define PENALTY_JOURNAL_SLOTS ((size_t)2 * PENALTY_JOURNAL_MAX)
 _Static_assert((PENALTY_JOURNAL_MAX & (PENALTY_JOURNAL_MAX - 1)) == 0,
     "the journal's slots are a power of 2");
-/* Keys longer than this are not shared (the table's CHECK). */
-#define PENALTY_KEY_MAX 320
 
 struct penalty_entry {
 	uint64_t key;     /* seeded hash; 0 = free */
@@ -145,16 +143,16 @@ penalty_lookup(struct penalty *p, unsigned int table, const char *s,
  * as they can be no mailbox's.
  */
 static int
-penalty_key(unsigned int table, const char *s, char key[PENALTY_KEY_MAX + 1])
+penalty_key(unsigned int table, const char *s, char key[FAILURE_KEY_MAX + 1])
 {
 	const char *why;
 	size_t len, k;
 
 	len = strlen(s);
-	if (len == 0 || len > PENALTY_KEY_MAX)
+	if (len == 0 || len > FAILURE_KEY_MAX)
 		return -1;
 	if (table == 1) {
-		_Static_assert(ADDRESS_MAX <= PENALTY_KEY_MAX, "keys fit");
+		_Static_assert(ADDRESS_MAX <= FAILURE_KEY_MAX, "keys fit");
 		return address_normalize(s, key, &why);
 	}
 	memcpy(key, s, len + 1);
@@ -175,7 +173,7 @@ static struct failure_change *
 penalty_journal(
     struct penalty *p, unsigned int table, const char *s, bool create)
 {
-	char key[PENALTY_KEY_MAX + 1];
+	char key[FAILURE_KEY_MAX + 1];
 	struct failure_change *c;
 	size_t i;
 
